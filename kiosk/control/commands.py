@@ -1,0 +1,95 @@
+"""Commands from the UI (or the scenario runner) to the control thread.
+
+Small frozen dataclasses put on a queue. The control thread validates each one against the limits;
+a refusal comes back in the snapshot (``last_refusal``), never as an exception in the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Polarity(StrEnum):
+    """Sign of the ACTIVE electrode (domain.md section 4)."""
+
+    NEGATIVE = "negative"  # cathode
+    POSITIVE = "positive"  # anode
+
+
+class StopReason(StrEnum):
+    """Why an operator (or the session) ends the current early."""
+
+    OPERATOR = "operator"  # STOP button: to zero within 2 s
+    CLIENT_DISCOMFORT = "client_discomfort"  # "client feels burning": to zero within 2 s
+    SHUTDOWN = "shutdown"  # the application is closing
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRequest:
+    """What the beautician chose; the control layer resolves caps from the catalogue.
+
+    ``current_ma`` and ``current_stage_s`` may be lower than the catalogue default, never above a
+    cap; ``None`` takes the catalogue default for area + indication.
+    """
+
+    area: str  # face | neck | decollete | eye_area
+    indication: str  # disincrustation | pigmentation | ageing | puffiness | dry_skin
+    electrode_id: str | None = None  # None: the catalogue default electrode of the area
+    current_ma: float | None = None
+    current_stage_s: float | None = None
+    caution_acknowledged: bool = False  # caution items lower the caps to 50 % (domain.md 5)
+    reduced_caps: bool = False  # True when a caution item applies
+
+
+@dataclass(frozen=True, slots=True)
+class StartTreatment:
+    """Contact check, then a fresh ramp from zero.
+
+    ``session_id`` ties the dose and time accounting together: the same id continues the
+    session's dose and current-stage time (after an acknowledged fault); a new id starts fresh.
+    ``screening_cleared`` must be True (no "yes" on the screening list), else it is refused.
+    """
+
+    program: ProgramRequest
+    session_id: str
+    screening_cleared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Hold: ramp the current down to zero (normal rate) and keep the session open."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """From paused: a new contact check and a fresh ramp back to the target."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """End the current: to zero within 2 s, then the relay opens."""
+
+    reason: StopReason = StopReason.OPERATOR
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustCurrent:
+    """Change the target by ``delta_ma`` (steps of 0.05 mA), slewed at the ramp limit, capped."""
+
+    delta_ma: float
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """A person acknowledges the latched fault ``fault_code``; the state goes to idle."""
+
+    fault_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The UI is alive. While current flows, a missing heartbeat is a fault (UI froze)."""
+
+
+Command = StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat

@@ -1,0 +1,67 @@
+"""The control thread's published state: one immutable snapshot per cycle.
+
+The control thread replaces the reference each cycle (an atomic swap); readers (UI at 10-20 Hz,
+scenario runner, records) never block it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kiosk.control.codes import Reason
+from kiosk.control.commands import Polarity
+
+
+class TreatmentState(StrEnum):
+    IDLE = "idle"
+    CONTACT_CHECK = "contact_check"
+    RAMP_UP = "ramp_up"
+    HOLD = "hold"
+    PAUSED = "paused"
+    RAMP_DOWN = "ramp_down"
+    DONE = "done"
+    FAULT = "fault"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInfo:
+    """A latched fault: what, why, and when (control clock seconds)."""
+
+    reason: Reason
+    at_s: float
+
+    @property
+    def code(self) -> str:
+        return self.reason.code
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a screen or a log needs about the current stage, at one instant."""
+
+    cycle: int
+    time_s: float  # control clock
+    state: TreatmentState
+    session_id: str | None
+    program_id: str | None  # catalogue program id, e.g. "face.pigmentation"
+    polarity: Polarity | None  # of the active electrode
+    target_ma: float  # what the beautician asked (within caps)
+    setpoint_ma: float  # ramped set-point the regulator follows now
+    measured_ma: float  # shunt reading, calibrated
+    electrode_v: float  # V_OUT node
+    boost_v: float
+    load_kohm: float | None  # load voltage / current; None when no current flows
+    contact_ok: bool
+    current_cap_ma: float  # the lowest of every applicable cap
+    dose_ma_min: float  # integrated from the MEASURED current
+    dose_cap_ma_min: float
+    elapsed_s: float  # current-stage time so far (this session)
+    remaining_s: float
+    output_enabled: bool  # K1 commanded closed
+    compliance_warning: bool  # electrode voltage >= 24 V: ramp held
+    fault: FaultInfo | None  # latched until acknowledged
+    last_refusal: Reason | None  # the newest refused command, with its reason
+    last_decision: Reason | None  # the newest decision (ramp held, dose cap reached, ...)
+    ui_heartbeat_age_s: float
+    healthy: bool  # the loop runs on time and the board passed its self-test
