@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-class SimulationEnded(BaseException):  # noqa: N818 - not an error: the end of simulated time
+class SimulationEnded(BaseException):  # not an error: the end of simulated time
     """Raised from a clock advance past ``end_s``.
 
     A BaseException so that ``except Exception`` in the code under test does not swallow it; it
