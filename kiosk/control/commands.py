@@ -40,6 +40,10 @@ class ProgramRequest:
     current_stage_s: float | None = None
     caution_acknowledged: bool = False  # caution items lower the caps to 50 % (domain.md 5)
     reduced_caps: bool = False  # True when a caution item applies
+    polarity: Polarity | None = None  # None: the program's default; else one it allows (the
+    #                                   sign the product's maker prints, domain.md 4)
+    second_phase: bool = False  # the program's optional second phase (disincrustation: acidic
+    #                             toner, active electrode positive); same session_id as phase 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +62,37 @@ class StartTreatment:
 
 @dataclass(frozen=True, slots=True)
 class Pause:
-    """Hold: ramp the current down to zero (normal rate) and keep the session open."""
+    """Ramp the current down to zero at the normal rate, open the output, keep the session open.
+
+    The state goes ramp_down -> paused; :class:`Resume` brings the current back.
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class Resume:
-    """From paused: a new contact check and a fresh ramp back to the target."""
+    """From paused (or idle after an acknowledged fault of an open session): a new contact check
+    and a fresh ramp from zero back to the target."""
 
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """End the current: to zero within 2 s, then the relay opens."""
+    """End the current: to zero within 2 s, then the relay opens.
+
+    During a current stage the session is then ``paused`` (domain.md 6: the beautician may resume
+    or finish); a Stop while paused finishes the stage (``done``). ``SHUTDOWN`` always finishes.
+    A Stop during the contact check aborts it.
+    """
 
     reason: StopReason = StopReason.OPERATOR
 
 
 @dataclass(frozen=True, slots=True)
 class AdjustCurrent:
-    """Change the target by ``delta_ma`` (steps of 0.05 mA), slewed at the ramp limit, capped."""
+    """Change the target by ``delta_ma`` (a multiple of 0.05 mA), slewed at the ramp limit.
+
+    A rise past the cap stops at the cap; a rise already at the cap, or a fall below 0.05 mA, is
+    refused with the reason.
+    """
 
     delta_ma: float
 
