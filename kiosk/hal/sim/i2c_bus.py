@@ -16,11 +16,12 @@ Every transaction costs its wire time at the bus clock (9 bit-times per byte, ad
 included, plus start, repeated start and stop) through ``clock.elapse_s``: on the wall clock
 that yields the GIL the way the ioctl does, on a virtual clock it advances simulated time.
 
-Ordering on the virtual clock: a transaction takes effect as it begins and the bus then stays
-busy for its wire time. Timer callbacks fired while that time elapses (the supervisor, running
-on the same thread) therefore see the transaction finished, exactly as a second master waiting
-for the bus would on the real hardware; such a callback may run its own transaction (the bus
-lock is granted to it, see :meth:`EmulatedI2C.try_lock`), except while the bus is stalled.
+Chips see a transaction's bytes at the end of its wire time. On the virtual clock, timer
+callbacks fire on the thread that spends that time (the supervisor running inside the control
+thread's transaction); if such a callback starts a transaction of its own, the pending one is
+delivered first, so the callback finds it finished, exactly as a second master waiting for the
+bus would on the real hardware. The callback is granted the bus lock for that (see
+:meth:`EmulatedI2C.try_lock`), except while the bus is stalled.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from __future__ import annotations
 import errno
 import threading
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from kiosk.hal.clock import Clock
@@ -88,6 +88,7 @@ class EmulatedI2C:
         self._wire_thread: int | None = None
         self._stalling = False
         self._pending_stall_s = 0.0
+        self._pending: list[Callable[[], None]] = []
         self.log: deque[BusRecord] = deque(maxlen=log_size)
 
     # ------------------------------------------------------------------ wiring and faults
@@ -161,29 +162,33 @@ class EmulatedI2C:
                 end: int | None = None, stop: bool = True) -> None:
         """Write ``buffer[start:end]`` to ``address`` in one transaction (zero length: probe)."""
         data = bytes(buffer[start:end])
-        with self._transaction(address, n_bytes=1 + len(data), n_conditions=2) as target:
+
+        def deliver(target: I2CTarget | None) -> None:
             if address == GENERAL_CALL_ADDRESS:
                 self._record(address, "general_call", data)
                 for device in self._responsive_targets():
                     device.general_call(data)
             elif not data:
                 self._record(address, "probe", b"")
-            else:
+            elif target is not None:
                 self._record(address, "write", data)
-                assert target is not None
                 target.write(data)
+
+        self._transact(address, 1 + len(data), 2, deliver)
 
     def readfrom_into(self, address: int, buffer: bytearray | memoryview, *, start: int = 0,
                       end: int | None = None, stop: bool = True) -> None:
         """Read ``len(buffer[start:end])`` bytes from ``address`` in one transaction."""
         stop_index = len(buffer) if end is None else end
         n = max(0, stop_index - start)
-        with self._transaction(address, n_bytes=1 + n, n_conditions=2) as target:
-            if address == GENERAL_CALL_ADDRESS or target is None:
-                raise self._nack_error(address)
-            data = target.read(n) if n else b""
+        self._refuse_general_call_read(address)
+
+        def deliver(target: I2CTarget | None) -> None:
+            data = target.read(n) if target is not None and n else b""
             buffer[start:stop_index] = data
             self._record(address, "read", data)
+
+        self._transact(address, 1 + n, 2, deliver)
 
     def writeto_then_readfrom(self, address: int, buffer_out: bytes | bytearray | memoryview,
                               buffer_in: bytearray | memoryview, *, out_start: int = 0,
@@ -193,16 +198,19 @@ class EmulatedI2C:
         data_out = bytes(buffer_out[out_start:out_end])
         in_stop = len(buffer_in) if in_end is None else in_end
         n_in = max(0, in_stop - in_start)
-        n_bytes = 1 + len(data_out) + 1 + n_in
-        with self._transaction(address, n_bytes=n_bytes, n_conditions=3) as target:
-            if address == GENERAL_CALL_ADDRESS or target is None:
-                raise self._nack_error(address)
+        self._refuse_general_call_read(address)
+
+        def deliver(target: I2CTarget | None) -> None:
+            if target is None:
+                return
             if data_out:
                 self._record(address, "write", data_out)
                 target.write(data_out)
             data_in = target.read(n_in) if n_in else b""
             buffer_in[in_start:in_stop] = data_in
             self._record(address, "read", data_in)
+
+        self._transact(address, 1 + len(data_out) + 1 + n_in, 3, deliver)
 
     def scan(self) -> list[int]:
         """Addresses 0x08-0x77 that ACK a probe, as ``busio.I2C.scan`` returns them."""
@@ -232,13 +240,15 @@ class EmulatedI2C:
 
     # ------------------------------------------------------------------ internals
 
-    @contextmanager
-    def _transaction(self, address: int, *, n_bytes: int,
-                     n_conditions: int) -> Iterator[I2CTarget | None]:
-        """Serialise one transaction: stall if asked, check the ACK, act, then spend wire time.
+    def _transact(self, address: int, n_bytes: int, n_conditions: int,
+                  deliver: Callable[[I2CTarget | None], None]) -> None:
+        """One transaction: stall if asked, check the ACK, spend the wire time, deliver.
 
-        Yields the target (None for the general-call address). Raises OSError(EREMOTEIO) when
-        the address byte is not acknowledged, after spending the time of that address byte.
+        The chip sees the bytes at the end of the wire time (VOUT changes at the ACK of the
+        last byte). If a timer callback fired during that time starts its own transaction, the
+        pending delivery is made first, so the callback finds this transaction done, as a
+        second master that had waited for the bus would. A NACKed address costs the address
+        byte and raises OSError(EREMOTEIO).
         """
         me = threading.get_ident()
         if self._stalling and self._wire_thread == me:
@@ -246,6 +256,7 @@ class EmulatedI2C:
             # "thread" cannot get it. Fail the way a timed-out ioctl would.
             raise OSError(errno.ETIMEDOUT, "I2C bus held by a stalled transaction")
         with self._transaction_lock:
+            self._flush_pending()
             outer_wire_thread = self._wire_thread
             with self._state_lock:
                 stall_s, self._pending_stall_s = self._pending_stall_s, 0.0
@@ -257,18 +268,23 @@ class EmulatedI2C:
                 finally:
                     self._stalling = False
                     self._wire_thread = outer_wire_thread
-            acked = self._acks(address)
-            try:
-                if not acked:
-                    self._record(address, "nack", b"")
-                    raise self._nack_error(address)
-                yield self._targets.get(address)
-                wire_s = self.transaction_time_s(n_bytes, n_conditions)
-            except OSError:
-                wire_s = self.transaction_time_s(1, 2)
-                self._spend_wire_time(wire_s, me, outer_wire_thread)
-                raise
-            self._spend_wire_time(wire_s, me, outer_wire_thread)
+            if not self._acks(address):
+                self._record(address, "nack", b"")
+                self._spend_wire_time(self.transaction_time_s(1, 2), me, outer_wire_thread)
+                raise self._nack_error(address)
+            target = self._targets.get(address)
+            self._pending.append(lambda: deliver(target))
+            self._spend_wire_time(self.transaction_time_s(n_bytes, n_conditions), me,
+                                  outer_wire_thread)
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        while self._pending:
+            self._pending.pop(0)()
+
+    def _refuse_general_call_read(self, address: int) -> None:
+        if address == GENERAL_CALL_ADDRESS:
+            raise self._nack_error(address)
 
     def _spend_wire_time(self, wire_s: float, me: int, outer_wire_thread: int | None) -> None:
         self._wire_thread = me

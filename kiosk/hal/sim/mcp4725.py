@@ -35,16 +35,16 @@ class Mcp4725Model:
             raise ValueError(f"eeprom_pd must be 0..3, got {eeprom_pd}")
         if not 0 < eeprom_write_s <= EEPROM_WRITE_MAX_S:
             raise ValueError(
-                f"eeprom_write_s must be in (0, {EEPROM_WRITE_MAX_S}] s (datasheet maximum), "
-                f"got {eeprom_write_s}")
+                f"eeprom_write_s must be > 0 and at most {EEPROM_WRITE_MAX_S * 1000:.0f} ms "
+                f"(datasheet maximum), got {eeprom_write_s} s")
         if vdd_v <= 0:
             raise ValueError(f"vdd_v must be positive, got {vdd_v}")
         self._clock = clock
         self.vdd_v = vdd_v
         self.eeprom_write_s = eeprom_write_s
         self.on_output_change = on_output_change
-        self.eeprom_code = eeprom_code
-        self.eeprom_pd = eeprom_pd
+        self._eeprom_code = eeprom_code
+        self._eeprom_pd = eeprom_pd
         self.dac_code = eeprom_code
         self.pd_mode = eeprom_pd
         self.por = False
@@ -66,13 +66,28 @@ class Mcp4725Model:
         """Resistance to GND in power-down (1 k / 100 k / 500 k), None while driving."""
         return PD_LOAD_OHM.get(self.pd_mode)
 
+    @property
+    def eeprom_code(self) -> int:
+        """Code stored in the EEPROM (a write in progress counts once it has finished)."""
+        self._finish_eeprom_write_if_due()
+        return self._eeprom_code
+
+    @property
+    def eeprom_pd(self) -> int:
+        self._finish_eeprom_write_if_due()
+        return self._eeprom_pd
+
     def eeprom_busy(self) -> bool:
         """True while an EEPROM write is in progress (RDY/BSY reads 0)."""
         self._finish_eeprom_write_if_due()
         return self._eeprom_pending is not None
 
     def power_on_reset(self) -> None:
-        """Supply comes up: the EEPROM (code and PD) is loaded into the DAC register."""
+        """Supply comes up: the EEPROM (code and PD) is loaded into the DAC register.
+
+        An EEPROM write still in progress is lost (the EEPROM keeps its old contents).
+        """
+        self._finish_eeprom_write_if_due()
         self._eeprom_busy_until_s = float("-inf")
         self._eeprom_pending = None
         self.por = True
@@ -137,7 +152,7 @@ class Mcp4725Model:
 
     def _finish_eeprom_write_if_due(self) -> None:
         if self._eeprom_pending is not None and self._clock.now_s() >= self._eeprom_busy_until_s:
-            self.eeprom_code, self.eeprom_pd = self._eeprom_pending
+            self._eeprom_code, self._eeprom_pd = self._eeprom_pending
             self._eeprom_pending = None
 
     def _read_record(self) -> bytes:
