@@ -1,0 +1,319 @@
+"""Session records as domain.md section 7 lists them, written step by step as the session runs.
+
+The UI calls these on its own :class:`~kiosk.records.store.RecordStore` (UI thread; each call is
+one short ``synchronous=FULL`` transaction, so a session record survives a power cut at any
+step). The order the workflow imposes is kept here too, so the record can never claim something
+that did not happen: a program only after a clear screening, nothing after the session closed.
+
+A session left open by a power cut or crash is found at the next start
+(:meth:`SessionBook.mark_interrupted`) and marked ``interrupted``, never silently completed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from kiosk.records.clients import normalise_pseudonymous_id
+from kiosk.records.errors import RecordNotFoundError, SessionStateError
+from kiosk.records.events import json_safe
+from kiosk.records.store import RecordStore
+
+AREAS = frozenset({"face", "neck", "decollete", "eye_area"})
+INDICATIONS = frozenset({"disincrustation", "pigmentation", "ageing", "puffiness", "dry_skin"})
+POLARITIES = frozenset({"negative", "positive"})  # of the active electrode
+INTERRUPTED_STOP_REASON = "interrupted"  # power loss or crash while the session was open
+
+
+class SessionStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    INTERRUPTED = "interrupted"
+
+
+class ScreeningResult(StrEnum):
+    CLEAR = "clear"  # every answer "no"
+    BLOCKED = "blocked"  # at least one "yes": no current stage in this session
+
+
+class Sensation(StrEnum):
+    """What the client reports (domain.md section 7)."""
+
+    TINGLING = "tingling"
+    WARM = "warm"
+    BURNING = "burning"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramChoice:
+    """What was chosen in step 1 (area -> indication -> active) and the resolved program."""
+
+    area: str
+    indication: str
+    program_id: str
+    program_version: str
+    active: str  # the cosmetic active, by name
+    polarity: str  # of the active electrode: negative (cathode) | positive (anode)
+    electrode_id: str  # electrode catalogue id
+    target_current_ma: float
+
+    def __post_init__(self) -> None:
+        if self.area not in AREAS:
+            raise ValueError(f"unknown area {self.area!r}")
+        if self.indication not in INDICATIONS:
+            raise ValueError(f"unknown indication {self.indication!r}")
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"unknown polarity {self.polarity!r}")
+        for name in ("program_id", "program_version", "active", "electrode_id"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"{name} is empty")
+        if not (math.isfinite(self.target_current_ma) and 0.0 < self.target_current_ma <= 2.5):
+            raise ValueError("target_current_ma must be in (0, 2.5] mA")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What the control core measured over the current stage, given when the session closes.
+
+    Values that could not be measured (None, NaN) are stored as unknown, never as zero.
+    """
+
+    stop_reason: str  # "completed", "operator", "client_discomfort", a fault code, ...
+    mean_current_ma: float | None = None
+    peak_current_ma: float | None = None
+    dose_ma_min: float | None = None
+    current_stage_s: float | None = None
+    faults: tuple[str, ...] = ()  # fault codes, in order
+    ramp_events: tuple[Mapping[str, Any], ...] = ()  # e.g. {"t_s": 31.0, "event": "hold"}
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorChange:
+    wall_s: float
+    what: str  # e.g. "current_ma", "current_stage_s"
+    old_value: float | None
+    new_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SensationReport:
+    wall_s: float
+    sensation: Sensation
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One session as stored; ``client_id`` is None once the client was erased."""
+
+    session_id: str
+    client_id: str | None
+    operator: str
+    status: SessionStatus
+    started_wall_s: float
+    ended_wall_s: float | None
+    screening_result: ScreeningResult | None
+    screening_answers: Mapping[str, bool]
+    program: ProgramChoice | None
+    summary: SessionSummary | None
+    operator_changes: tuple[OperatorChange, ...]
+    sensations: tuple[SensationReport, ...]
+    anonymised: bool
+
+
+class SessionBook:
+    """The session API for the UI (one instance per UI :class:`RecordStore`)."""
+
+    def __init__(self, store: RecordStore,
+                 wall_now_s: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._wall_now_s = wall_now_s
+
+    def start_session(self, client_id: str, operator: str) -> str:
+        """Open a session for an existing client; returns the new (opaque) session id."""
+        operator = operator.strip()
+        if not operator:
+            raise ValueError("operator is required")
+        session_id = uuid.uuid4().hex
+        client_id = normalise_pseudonymous_id(client_id)
+        with self._store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM clients WHERE client_id = ?",
+                            (client_id,)).fetchone() is None:
+                raise RecordNotFoundError(f"no client {client_id!r}")
+            conn.execute(
+                "INSERT INTO sessions (session_id, client_id, operator, status, started_wall_us)"
+                " VALUES (?, ?, ?, 'open', ?)",
+                (session_id, client_id, operator[:80], _us(self._wall_now_s())))
+        return session_id
+
+    def record_screening(self, session_id: str, answers: Mapping[str, bool]) -> ScreeningResult:
+        """Store the yes/no answers (item id -> yes); any "yes" blocks the session's current.
+
+        May be repeated to correct a mis-tap until a program is recorded, never after.
+        """
+        if not answers:
+            raise ValueError("screening needs at least one answer")
+        result = ScreeningResult.BLOCKED if any(answers.values()) else ScreeningResult.CLEAR
+        with self._store.transaction() as conn:
+            row = self._open_session(conn, session_id)
+            if row["program_id"] is not None:
+                raise SessionStateError("screening cannot change after the program was chosen")
+            conn.execute("DELETE FROM screening_answers WHERE session_id = ?", (session_id,))
+            conn.executemany(
+                "INSERT INTO screening_answers (session_id, item_id, answer_yes) VALUES (?,?,?)",
+                [(session_id, str(item), int(bool(yes))) for item, yes in answers.items()])
+            conn.execute("UPDATE sessions SET screening_result = ? WHERE session_id = ?",
+                         (result.value, session_id))
+        return result
+
+    def record_program(self, session_id: str, program: ProgramChoice) -> None:
+        """Store the chosen program; refused unless the screening was recorded and clear."""
+        with self._store.transaction() as conn:
+            row = self._open_session(conn, session_id)
+            if row["screening_result"] != ScreeningResult.CLEAR:
+                raise SessionStateError(
+                    "a program can only be chosen after a screening with every answer 'no'")
+            conn.execute(
+                "UPDATE sessions SET area = ?, indication = ?, program_id = ?,"
+                " program_version = ?, active = ?, polarity = ?, electrode_id = ?,"
+                " target_current_ma = ? WHERE session_id = ?",
+                (program.area, program.indication, program.program_id, program.program_version,
+                 program.active, program.polarity, program.electrode_id,
+                 program.target_current_ma, session_id))
+
+    def add_operator_change(self, session_id: str, what: str, old_value: float | None,
+                            new_value: float | None) -> None:
+        """The operator changed a setting during the session (e.g. lowered the current)."""
+        if not what.strip():
+            raise ValueError("what changed must be named")
+        with self._store.transaction() as conn:
+            self._open_session(conn, session_id)
+            conn.execute(
+                "INSERT INTO operator_changes (session_id, wall_us, what, old_value, new_value)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, _us(self._wall_now_s()), what.strip()[:40], _finite(old_value),
+                 _finite(new_value)))
+
+    def add_sensation(self, session_id: str, sensation: Sensation | str) -> None:
+        """What the client reported feeling (health data: erased with the client)."""
+        value = Sensation(sensation)
+        with self._store.transaction() as conn:
+            self._open_session(conn, session_id)
+            conn.execute("INSERT INTO sensations (session_id, wall_us, sensation) VALUES (?,?,?)",
+                         (session_id, _us(self._wall_now_s()), value.value))
+
+    def close_session(self, session_id: str, summary: SessionSummary) -> SessionRecord:
+        """Close with the summary fields of domain.md section 7; the record is final after.
+
+        The target stays the program's; changes the operator made are in the operator changes.
+        """
+        with self._store.transaction() as conn:
+            self._open_session(conn, session_id)
+            conn.execute(
+                "UPDATE sessions SET status = 'closed', ended_wall_us = ?, mean_current_ma = ?,"
+                " peak_current_ma = ?, dose_ma_min = ?, current_stage_s = ?, ramp_events = ?,"
+                " faults = ?, stop_reason = ? WHERE session_id = ?",
+                (_us(self._wall_now_s()), _finite(summary.mean_current_ma),
+                 _finite(summary.peak_current_ma), _finite(summary.dose_ma_min),
+                 _finite(summary.current_stage_s), _json_list(summary.ramp_events),
+                 _json_list(list(summary.faults)), summary.stop_reason[:64], session_id))
+        return self.get_session(session_id)
+
+    def mark_interrupted(self) -> int:
+        """At start-up: sessions still open were cut by power loss or a crash; say so."""
+        with self._store.transaction() as conn:
+            return conn.execute(
+                "UPDATE sessions SET status = 'interrupted', stop_reason = ?"
+                " WHERE status = 'open'", (INTERRUPTED_STOP_REASON,)).rowcount
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        conn = self._store.connection
+        row = _fetch_row(conn, "SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        if row is None:
+            raise RecordNotFoundError(f"no session {session_id!r}")
+        return _session(conn, row)
+
+    def last_sessions(self, client_id: str, limit: int = 5) -> list[SessionRecord]:
+        """The client's newest sessions first (the UI shows what was done last time)."""
+        conn = self._store.connection
+        cursor = conn.execute(
+            "SELECT * FROM sessions WHERE client_id = ?"
+            " ORDER BY started_wall_us DESC, rowid DESC LIMIT ?",
+            (normalise_pseudonymous_id(client_id), limit))
+        names = [column[0] for column in cursor.description]
+        return [_session(conn, dict(zip(names, values, strict=True))) for values in cursor]
+
+    def _open_session(self, conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
+        row = _fetch_row(conn, "SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        if row is None:
+            raise RecordNotFoundError(f"no session {session_id!r}")
+        if row["status"] != SessionStatus.OPEN:
+            raise SessionStateError(f"session {session_id} is {row['status']}, not open")
+        return row
+
+
+def _fetch_row(conn: sqlite3.Connection, sql: str,
+               params: Sequence[Any]) -> dict[str, Any] | None:
+    cursor = conn.execute(sql, params)
+    values = cursor.fetchone()
+    if values is None:
+        return None
+    return dict(zip([column[0] for column in cursor.description], values, strict=True))
+
+
+def _session(conn: sqlite3.Connection, row: Mapping[str, Any]) -> SessionRecord:
+    session_id = row["session_id"]
+    answers = {str(item): bool(yes) for item, yes in conn.execute(
+        "SELECT item_id, answer_yes FROM screening_answers WHERE session_id = ?"
+        " ORDER BY item_id", (session_id,))}
+    changes = tuple(OperatorChange(wall_us / 1e6, what, old, new)
+                    for wall_us, what, old, new in conn.execute(
+                        "SELECT wall_us, what, old_value, new_value FROM operator_changes"
+                        " WHERE session_id = ? ORDER BY id", (session_id,)))
+    sensations = tuple(SensationReport(wall_us / 1e6, Sensation(value))
+                       for wall_us, value in conn.execute(
+                           "SELECT wall_us, sensation FROM sensations WHERE session_id = ?"
+                           " ORDER BY id", (session_id,)))
+    program = None
+    if row["program_id"] is not None:
+        program = ProgramChoice(row["area"], row["indication"], row["program_id"],
+                                row["program_version"], row["active"], row["polarity"],
+                                row["electrode_id"], row["target_current_ma"])
+    summary = None
+    if row["status"] != SessionStatus.OPEN and row["stop_reason"] is not None:
+        summary = SessionSummary(
+            stop_reason=row["stop_reason"], mean_current_ma=row["mean_current_ma"],
+            peak_current_ma=row["peak_current_ma"], dose_ma_min=row["dose_ma_min"],
+            current_stage_s=row["current_stage_s"],
+            faults=tuple(json.loads(row["faults"])),
+            ramp_events=tuple(json.loads(row["ramp_events"])))
+    screening = row["screening_result"]
+    return SessionRecord(
+        session_id=session_id, client_id=row["client_id"], operator=row["operator"],
+        status=SessionStatus(row["status"]), started_wall_s=row["started_wall_us"] / 1e6,
+        ended_wall_s=None if row["ended_wall_us"] is None else row["ended_wall_us"] / 1e6,
+        screening_result=None if screening is None else ScreeningResult(screening),
+        screening_answers=answers, program=program, summary=summary,
+        operator_changes=changes, sensations=sensations, anonymised=bool(row["anonymised"]))
+
+
+def _us(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _json_list(items: Sequence[Any]) -> str:
+    return json.dumps([json_safe(item) for item in items], separators=(",", ":"),
+                      ensure_ascii=False)

@@ -1,0 +1,322 @@
+"""Opening the records database: where it lives, what is checked, which PRAGMAs, migrations.
+
+One SQLite file (``records.sqlite3``) in the device's state directory (``/var/lib/kiosk`` or
+``$KIOSK_STATE_DIR``; tests pass a temporary directory). Opening it is where most faults show up,
+and each one ends in a :class:`~kiosk.records.errors.StorageError` with the file named and the
+file left exactly as it was: never a silent fresh database that hides the old one. In order:
+
+1. the state directory must exist (an unmounted data partition must not get a new, empty file);
+2. an existing file must start with the SQLite header and carry our application id;
+3. a file from newer software (``user_version`` above ours) is refused, not "fixed";
+4. ``PRAGMA quick_check`` must say ok (a damaged page is reported, not written over);
+5. write access to file and folder (WAL needs its side files), then the migrations.
+
+PRAGMAs and why: ``journal_mode=WAL`` (readers never block the writer, a commit is one
+sequential append, a crash never damages committed data); ``synchronous=FULL`` by default and for
+every safety event (the WAL is fsynced at commit: survives power loss), ``NORMAL`` only for the
+writer's batched commits (survives a crash of the program, may lose the last batch on power
+loss; the next FULL commit makes every earlier one durable too); ``foreign_keys=ON``;
+``secure_delete=ON`` (erased personal data is overwritten, not just unlinked);
+``journal_size_limit`` keeps the WAL from growing without bound on the SD card.
+
+A :class:`RecordStore` wraps one connection and belongs to the thread that opened it (SQLite's
+own rule): the UI thread has one for clients and sessions, the writer thread another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from kiosk.records import events as event_log
+from kiosk.records.errors import (
+    StorageCorruptError,
+    StorageError,
+    StorageMissingError,
+    StorageNewerSchemaError,
+    StorageReadOnlyError,
+    storage_error_from,
+)
+from kiosk.records.migrations import APPLICATION_ID, LATEST_VERSION, migrate, schema_version
+
+RECORDS_FILE_NAME = "records.sqlite3"
+STATE_DIR_ENV = "KIOSK_STATE_DIR"
+DEFAULT_STATE_DIR = Path("/var/lib/kiosk")
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def default_state_dir(environ: dict[str, str] | None = None) -> Path:
+    """``$KIOSK_STATE_DIR`` if set, else ``/var/lib/kiosk`` (created by systemd StateDirectory)."""
+    env = os.environ if environ is None else environ
+    value = env.get(STATE_DIR_ENV, "").strip()
+    return Path(value) if value else DEFAULT_STATE_DIR
+
+
+def records_path(state_dir: Path | str | None = None) -> Path:
+    """The records database inside ``state_dir`` (default: :func:`default_state_dir`)."""
+    return Path(state_dir if state_dir is not None else default_state_dir()) / RECORDS_FILE_NAME
+
+
+class RecordStore:
+    """One open connection to the records database; use :meth:`open`, from one thread only."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool,
+                 created: bool, migrated_from: int | None) -> None:
+        self._conn = conn
+        self.path = path
+        self.read_only = read_only
+        self.created = created  # this open created the file
+        self.migrated_from = migrated_from  # version before this open migrated it, if it did
+        self.boot_id = event_log.current_boot_id()
+        self._synchronous_full = True
+
+    @classmethod
+    def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True,
+             check_integrity: bool = True, busy_timeout_s: float = 5.0) -> RecordStore:
+        """Open (creating only if absent and ``create``) and migrate; raises a StorageError.
+
+        ``read_only`` is the service mode's way into a database that cannot be written (full
+        disk, read-only file): it reads and exports, never migrates or writes.
+        """
+        path = Path(path)
+        folder = path.parent
+        if not folder.is_dir():
+            raise StorageMissingError(
+                f"The state directory {folder} does not exist (is the data partition mounted?);"
+                " no new records database is created in its place.", path)
+        exists = path.exists()
+        if exists:
+            _check_header(path)
+        if (read_only or not create) and not exists:
+            raise StorageMissingError(f"There is no records database at {path}.", path)
+        if read_only:
+            return cls._open_read_only(path, check_integrity, busy_timeout_s)
+        if exists and not (os.access(path, os.W_OK) and os.access(folder, os.W_OK)):
+            raise StorageReadOnlyError(
+                f"The records database {path} or its folder is read-only; records cannot be"
+                " written (a read-only export is still possible).", path)
+        if not exists:
+            _create_private_file(path)
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise storage_error_from(exc, path, "opening") from exc
+        try:
+            version = _identify(conn, path)
+            if check_integrity and version > 0:
+                _quick_check(conn, path)
+            _apply_pragmas(conn, path)
+            applied = migrate(conn)
+            store = cls(conn, path, read_only=False, created=not exists,
+                        migrated_from=version if applied and version > 0 else None)
+            store._record_opening(applied, version)
+            return store
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error_from(exc, path, "opening") from exc
+            raise
+
+    @classmethod
+    def _open_read_only(cls, path: Path, check_integrity: bool,
+                        busy_timeout_s: float) -> RecordStore:
+        uri = f"file:{quote(str(path.resolve()))}"
+        conn: sqlite3.Connection | None = None
+        try:
+            try:
+                conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout_s,
+                                       isolation_level=None)
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # WAL on read-only media without its -shm file: nothing can be writing there,
+                # so SQLite may treat the file as immutable.
+                if conn is not None:
+                    conn.close()
+                conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+            _identify(conn, path)
+            if schema_version(conn) < LATEST_VERSION:
+                raise StorageError(
+                    f"The records database {path} is at schema version {schema_version(conn)};"
+                    f" open it writable once to bring it to version {LATEST_VERSION}.", path)
+            if check_integrity:
+                _quick_check(conn, path)
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error_from(exc, path, "opening read-only") from exc
+            raise
+        return cls(conn, path, read_only=True, created=False, migrated_from=None)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for this package's modules (autocommit mode)."""
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self._conn)
+
+    @contextlib.contextmanager
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; durable commits are fsynced before returning.
+
+        SQLite errors leave as StorageError subclasses (full disk, I/O error, read-only, busy);
+        constraint violations stay ``sqlite3.IntegrityError`` (a caller's mistake, not a fault).
+        """
+        if self.read_only:
+            raise StorageReadOnlyError(f"{self.path} was opened read-only.", self.path)
+        conn = self._conn
+        try:
+            self._set_synchronous(full=durable)
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise storage_error_from(exc, self.path, "starting a write") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise storage_error_from(exc, self.path, "writing") from exc
+            raise
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state (exports)."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise storage_error_from(exc, self.path, "reading") from exc
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise storage_error_from(exc, self.path, "reading") from exc
+        finally:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("COMMIT")
+
+    def append_events(self, events: Sequence[event_log.StampedEvent], durable: bool) -> int:
+        """Append in one transaction; returns the last sequence number."""
+        with self.transaction(durable=durable) as conn:
+            return event_log.append_events(conn, events, self.boot_id)
+
+    def verify_chain(self, anchor: tuple[int, str] | None = None) -> event_log.ChainReport:
+        """Check the event log's hash chain (service mode: "verify log")."""
+        with self.snapshot() as conn:
+            return event_log.verify_chain(conn, anchor)
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it; False if a reader prevented it.
+
+        After an erasure this is what removes the old page images (with the personal data) from
+        the WAL file.
+        """
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error_from(exc, self.path, "checkpointing") from exc
+        return int(busy) == 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _set_synchronous(self, full: bool) -> None:
+        if full != self._synchronous_full:
+            self._conn.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
+            self._synchronous_full = full
+
+    def _record_opening(self, applied: list[int], version_before: int) -> None:
+        """Start or continue the log with how the file came to be: a replaced database shows."""
+        notes: list[event_log.LogEvent] = []
+        if self.created or version_before == 0:
+            notes.append(event_log.LogEvent(
+                "records.database_created", "A new records database was created.",
+                details={"path": str(self.path), "schema_version": LATEST_VERSION},
+                durable=True))
+        elif applied:
+            notes.append(event_log.LogEvent(
+                "records.schema_migrated", "The records database was brought up to date.",
+                details={"from_version": version_before, "to_version": LATEST_VERSION},
+                durable=True))
+        if notes:
+            stamped = [event_log.stamp(note, time.monotonic(), time.time()) for note in notes]
+            self.append_events(stamped, durable=True)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the empty file ourselves so it is 0600 (health data); SQLite would use 0644."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise storage_error_from(exc, path, "creating the database") from exc
+    os.close(fd)
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise storage_error_from(exc, path, "reading the header") from exc
+    if header and header != _SQLITE_MAGIC:
+        raise StorageCorruptError(
+            f"{path} is not a records database (its header is not SQLite's); it was left"
+            " untouched for service.", path)
+
+
+def _identify(conn: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version, after making sure it is ours and not from the future."""
+    version = schema_version(conn)
+    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if version > LATEST_VERSION:
+        raise StorageNewerSchemaError(
+            f"The records database {path} was written by newer software (schema version"
+            f" {version}, this software knows up to {LATEST_VERSION}). Update the software;"
+            " the file was not changed.", path)
+    if application_id != APPLICATION_ID:
+        tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]
+        if version != 0 or tables:
+            raise StorageCorruptError(
+                f"{path} is an SQLite file of another program, not a records database; it was"
+                " left untouched.", path)
+    return version
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    rows = conn.execute("PRAGMA quick_check(5)").fetchall()
+    if rows != [("ok",)]:
+        problems = "; ".join(str(row[0]) for row in rows)
+        raise StorageCorruptError(
+            f"The records database {path} is damaged ({problems}); it was left untouched for"
+            " service.", path)
+
+
+def _apply_pragmas(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StorageError(f"{path}: SQLite refused WAL mode (got {mode!r}).", path)
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
