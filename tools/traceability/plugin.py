@@ -215,7 +215,8 @@ def _report_dir(config: pytest.Config) -> Path:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+    """Readers never see half a matrix, and two runs in one tree never share a temporary file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
