@@ -1,0 +1,182 @@
+"""The kiosk application: wires the screens to the controller (commands out, snapshots in).
+
+The UI never touches the board. It submits commands (never blocking) and reads the control
+thread's latest immutable snapshot at the poll rate (15 Hz by the Kivy clock), sending a
+``Heartbeat`` with every poll: if the UI freezes, the control layer's heartbeat supervision cuts
+the current. Closing the app sends ``Stop(SHUTDOWN)``; the caller (``kiosk.cli``) then stops the
+controller, which leaves the board in the safe state.
+
+Tests drive the same object without ``App.run()``: they build it into the one window of the test
+process, run the control loop on a virtual clock and call :meth:`KioskApp.poll` between steps, so
+a ten-minute stage takes seconds and every run is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.widget import Widget
+
+from kiosk import i18n
+from kiosk.control.commands import Command, Heartbeat, Stop, StopReason
+from kiosk.control.snapshot import Snapshot
+from kiosk.screens import registry, theme
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.fault_overlay import FaultOverlay
+from kiosk.screens.flow import TreatmentFlow
+from kiosk.screens.widgets import KButton, find_ref
+
+POLL_HZ = 15.0
+
+
+class Controller(Protocol):
+    """What the UI needs of the control layer: the command queue and the latest snapshot."""
+
+    def submit(self, command: Command) -> None: ...
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+
+
+class KioskApp(App):
+    """The beautician's kiosk. ``inject`` (the simulated board's fault injection) only in --sim."""
+
+    title = "Galvanic kiosk"
+
+    def __init__(self, *, controller: Controller, catalogue: Any, records_view: Any,
+                 inject: Callable[..., None] | None = None,
+                 fault_names: Sequence[str] = (), autopoll: bool = True,
+                 poll_hz: float = POLL_HZ, language: str = i18n.DEFAULT_LANGUAGE,
+                 service_pin: str = "2468", contact_thresholds_kohm: tuple[float, float] = (
+                     50.0, 100.0), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.controller = controller
+        self.catalogue = catalogue
+        self.records_view = records_view
+        self.inject = inject
+        self.fault_names = tuple(fault_names)
+        self.autopoll = autopoll
+        self.poll_period_s = 1.0 / poll_hz
+        self.service_pin = service_pin
+        self.contact_thresholds_kohm = contact_thresholds_kohm
+        self.flow = TreatmentFlow()
+        self.snapshot: Snapshot = controller.snapshot
+        self.polls = 0
+        self.screen: KioskScreen | None = None
+        self.dev_panel: Widget | None = None
+        self._poll_event: Any = None
+        self._noted_fault_at_s: float | None = None
+        i18n.set_language(language)
+        self.nav = registry.Navigator(self._show)
+
+    # -- Kivy life cycle --------------------------------------------------------------------
+    def build(self) -> Widget:
+        registry.discover()
+        root = FloatLayout(size=theme.SCREEN_SIZE_PX)
+        with root.canvas.before:
+            Color(*theme.BACKGROUND)
+            self._background = Rectangle(pos=root.pos, size=root.size)
+        root.bind(size=lambda *_a: setattr(self._background, "size", root.size))
+        self.screen_host = FloatLayout(size_hint=(1, 1))
+        root.add_widget(self.screen_host)
+        self.overlay = FaultOverlay(self)
+        self.root_widget = root
+        self.nav.reset("home")
+        return root
+
+    def on_start(self) -> None:
+        if self.autopoll:
+            self._poll_event = Clock.schedule_interval(self.poll, self.poll_period_s)
+
+    def on_stop(self) -> None:
+        """Closing the app ends the current (the controller's stop then opens the relay)."""
+        if self._poll_event is not None:
+            self._poll_event.cancel()
+            self._poll_event = None
+        self.submit(Stop(StopReason.SHUTDOWN))
+
+    # -- the seam -----------------------------------------------------------------------------
+    def submit(self, command: Command) -> None:
+        self.controller.submit(command)
+
+    def now_s(self) -> float:
+        """The control clock as of the newest snapshot (stage timers run on it)."""
+        return self.snapshot.time_s
+
+    def poll(self, _dt: float | None = None) -> Snapshot:
+        """Read the newest snapshot, say we are alive, update the overlay and the screen."""
+        snapshot = self.controller.snapshot
+        self.snapshot = snapshot
+        self.polls += 1
+        self.submit(Heartbeat())
+        if self.flow.current_started:
+            self.flow.stats.observe(snapshot)
+        if snapshot.fault is not None and snapshot.fault.at_s != self._noted_fault_at_s:
+            self._noted_fault_at_s = snapshot.fault.at_s
+            if self.flow.current_started:
+                self.flow.note_event(snapshot.fault.at_s, f"fault:{snapshot.fault.code}")
+        self.overlay.update(snapshot)
+        if self.screen is not None:
+            self.screen.on_snapshot(snapshot)
+        return snapshot
+
+    # -- screens ------------------------------------------------------------------------------
+    def _show(self, visit: registry.Visit) -> None:
+        if self.screen is not None:
+            self.screen.on_leave()
+            self.screen_host.remove_widget(self.screen)
+        screen_class = registry.SCREENS[visit.name]
+        screen = screen_class(self, **visit.params)
+        screen.build()
+        self.screen = screen
+        self.screen_host.add_widget(screen)
+        screen.on_snapshot(self.snapshot)
+        self.overlay.raise_to_top()
+
+    def title_extras(self) -> list[Widget]:
+        """Widgets at the right end of every title bar: the developer menu under --sim only."""
+        if self.inject is None:
+            return []
+        return [KButton(text="DEV", ref="dev_menu", on_tap=self.toggle_dev_panel,
+                        size_hint=(None, None), width=64, height=56,
+                        font_size=theme.SMALL_PX)]
+
+    def toggle_dev_panel(self) -> None:
+        from kiosk.screens.dev_menu import DevPanel
+
+        if self.dev_panel is not None:
+            self.root_widget.remove_widget(self.dev_panel)
+            self.dev_panel = None
+            return
+        self.dev_panel = DevPanel(self)
+        self.root_widget.add_widget(self.dev_panel)
+        self.overlay.raise_to_top()
+
+    def set_language(self, code: str) -> None:
+        i18n.set_language(code)
+        self.nav.redisplay()
+        self.overlay.rebuild()
+
+    def find(self, ref: str) -> Widget | None:
+        """The widget called ``ref`` on the screen, the overlay or the developer panel."""
+        return find_ref(self.root_widget, ref)
+
+    def start_new_treatment(self) -> None:
+        self.flow = TreatmentFlow()
+        self.nav.go("client")
+
+    def choose_client(self, client_id: str, label: str) -> None:
+        """The treatment is for this client: open the session record, go to the screening."""
+        self.flow.client_id = client_id
+        self.flow.client_label = label
+        self.records_view.begin(self.flow)
+        self.nav.go("screening")
+
+    def finish_treatment(self) -> None:
+        self.flow = TreatmentFlow()
+        self.nav.reset("home")

@@ -1,0 +1,141 @@
+"""The fault overlay: latched, plain cause and what to do, flashing red, acknowledge required.
+
+It sits above every screen as long as the control snapshot carries a latched fault (the control
+layer sounds the buzzer meanwhile). Acknowledging sends ``Acknowledge(code)``; the overlay goes
+only when the control layer has cleared the latch. It never hides STOP: when the screen below is
+one where current can flow, the overlay repeats STOP at the very same place.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kivy.graphics import Color, Rectangle
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.widget import Widget
+
+from kiosk.control.commands import Acknowledge, Stop, StopReason
+from kiosk.control.snapshot import FaultInfo, Snapshot
+from kiosk.i18n import _
+from kiosk.screens import theme
+from kiosk.screens.texts import fault_texts
+from kiosk.screens.widgets import FitLabel, KButton, StopButton, format_min_s
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
+
+FLASH_PERIOD_S = 1.0
+
+
+class FaultOverlay(FloatLayout):
+    """Shown over everything while ``snapshot.fault`` is set."""
+
+    def __init__(self, app: KioskApp) -> None:
+        super().__init__(size_hint=(1, 1))
+        self.app = app
+        self.fault: FaultInfo | None = None
+        self.acknowledged_code: str | None = None
+        self.visible = False
+        with self.canvas.before:
+            Color(0.05, 0.02, 0.02, 0.96)
+            self._shade = Rectangle()
+            self._band_colour = Color(*theme.ALARM_HIGH)
+            self._band = Rectangle()
+        self.bind(pos=self._sync, size=self._sync)
+
+    def _sync(self, *_args: Any) -> None:
+        self._shade.pos = self.pos
+        self._shade.size = self.size
+        self._band.pos = (self.x, self.top - 110)
+        self._band.size = (self.width, 110)
+        for child in self.children:
+            if getattr(child, "ref", "") == "stop":
+                child.pos = (self.right - theme.PADDING_PX - child.width,
+                             self.y + theme.PADDING_PX)
+
+    def update(self, snapshot: Snapshot) -> None:
+        fault = snapshot.fault
+        if fault is None:
+            if self.visible:
+                self._hide()
+            return
+        if not self.visible or self.fault is None or self.fault.at_s != fault.at_s:
+            self.fault = fault
+            self.acknowledged_code = None
+            self._show()
+        flash_on = int(snapshot.time_s / (FLASH_PERIOD_S / 2)) % 2 == 0
+        self._band_colour.rgba = theme.ALARM_HIGH if flash_on else theme.ALARM_HIGH_DIM
+
+    def _show(self) -> None:
+        self.visible = True
+        self.rebuild()
+        self.raise_to_top()
+
+    def _hide(self) -> None:
+        self.visible = False
+        self.fault = None
+        self.acknowledged_code = None
+        if self.parent is not None:
+            self.parent.remove_widget(self)
+
+    def raise_to_top(self) -> None:
+        root = self.app.root_widget
+        if not self.visible:
+            return
+        if self.parent is not None:
+            self.parent.remove_widget(self)
+        root.add_widget(self)
+
+    def rebuild(self) -> None:
+        self.clear_widgets()
+        if self.fault is None:
+            return
+        what, todo = fault_texts(self.fault.reason)
+        column = BoxLayout(orientation="vertical", padding=(24, 12, 24, theme.PADDING_PX),
+                           spacing=8,
+                           size_hint=(1, 1))
+        column.add_widget(FitLabel(text=_("CURRENT STOPPED"), ref="fault_heading",
+                                   max_font_px=theme.HEADING_PX, bold=True,
+                                   size_hint_y=None, height=44))
+        column.add_widget(FitLabel(text=what, ref="fault_what", max_font_px=theme.BODY_PX + 3,
+                                   bold=True, size_hint_y=None, height=52))
+        column.add_widget(FitLabel(text=_("What to do: {todo}").format(todo=todo),
+                                   ref="fault_todo", size_hint_y=None, height=96))
+        column.add_widget(FitLabel(
+            text=_("The alarm sounds until a person acknowledges it. Current cannot flow again "
+                   "before a new contact check and a fresh ramp from zero."),
+            ref="fault_note", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX + 1,
+            size_hint_y=None, height=60))
+        column.add_widget(FitLabel(
+            text=_("Code for service: {code} at {time}").format(
+                code=self.fault.code, time=format_min_s(self.fault.at_s)),
+            ref="fault_code", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX,
+            size_hint_y=None, height=30))
+        column.add_widget(Widget())
+        actions = BoxLayout(orientation="horizontal", size_hint_y=None,
+                            height=theme.STOP_HEIGHT_PX, spacing=theme.PADDING_PX)
+        waiting = self.acknowledged_code == self.fault.code
+        actions.add_widget(KButton(
+            text=_("Waiting for the device…") if waiting else _("Acknowledge"),
+            ref="acknowledge", kind="warning", on_tap=self.acknowledge, disabled=waiting,
+            size_hint=(None, None), width=330, height=theme.PRIMARY_HEIGHT_PX + 8, bold=True))
+        actions.add_widget(Widget())
+        column.add_widget(actions)
+        self.add_widget(column)
+        screen = self.app.screen
+        if screen is not None and screen.current_can_flow:
+            # the very place of the screen's own STOP (action bar: right and bottom padding)
+            self.add_widget(StopButton(on_tap=self._stop))
+            self._sync()
+
+    def acknowledge(self) -> None:
+        if self.fault is None:
+            return
+        self.app.submit(Acknowledge(self.fault.code))
+        self.app.flow.note_event(self.app.now_s(), f"acknowledged:{self.fault.code}")
+        self.acknowledged_code = self.fault.code
+        self.rebuild()
+
+    def _stop(self) -> None:
+        self.app.submit(Stop(StopReason.OPERATOR))

@@ -1,0 +1,201 @@
+"""The treatment the beautician is walking through: pure state, free of Kivy, I/O and the clock.
+
+Screens are rebuilt on every visit; what must survive a visit (answers, the chosen program, the
+stage timers, what happened during the current stage) lives here. Time is passed in (the control
+snapshot's clock), so the stage timers run on the virtual clock in tests and keep running when a
+screen is left and opened again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from kiosk.control.commands import Polarity, ProgramRequest
+from kiosk.control.domain_limits import ADJUST_STEP_MA, MIN_STAGE_TIME_S, MIN_TARGET_MA
+from kiosk.control.snapshot import Snapshot, TreatmentState
+
+CURRENT_STEP_MA = ADJUST_STEP_MA  # the control layer's AdjustCurrent step
+TIME_STEP_S = 60.0
+MIN_CURRENT_MA = MIN_TARGET_MA
+MIN_STAGE_S = MIN_STAGE_TIME_S
+
+
+class Step(IntEnum):
+    """Where a screen sits in the flow ("Step 3 of 8" in the title bar)."""
+
+    CLIENT = 1
+    SCREENING = 2
+    PROGRAM = 3
+    PEEL = 4
+    ACTIVE = 5
+    CURRENT = 6
+    TONIC = 7
+    SUMMARY = 8
+
+
+STEP_COUNT = len(Step)
+
+SENSATIONS = ("none", "tingling", "warm", "burning")
+
+
+@dataclass
+class StageTimer:
+    """A countdown for a stage without current (peel, tonic) on the control clock."""
+
+    duration_s: float
+    started_at_s: float | None = None
+
+    def start(self, now_s: float) -> None:
+        if self.started_at_s is None:
+            self.started_at_s = now_s
+
+    def elapsed_s(self, now_s: float) -> float:
+        return 0.0 if self.started_at_s is None else max(0.0, now_s - self.started_at_s)
+
+    def remaining_s(self, now_s: float) -> float:
+        return max(0.0, self.duration_s - self.elapsed_s(now_s))
+
+    def running(self, now_s: float) -> bool:
+        return self.started_at_s is not None and self.remaining_s(now_s) > 0
+
+    def finished(self, now_s: float) -> bool:
+        return self.started_at_s is not None and self.remaining_s(now_s) <= 0
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    time_s: float
+    code: str  # stable: "stop_operator", "client_discomfort", "fault:contact_lost", ...
+    detail: str = ""
+
+
+@dataclass
+class CurrentStats:
+    """What the summary reports about the current stage, from the snapshots the UI saw."""
+
+    peak_ma: float = 0.0
+    charge_ma_s: float = 0.0  # time-integral of the measured current while it flowed
+    flowing_s: float = 0.0
+    last_time_s: float | None = None
+    dose_ma_min: float = 0.0
+    elapsed_s: float = 0.0
+    last_state: TreatmentState = TreatmentState.IDLE
+
+    def observe(self, snapshot: Snapshot) -> None:
+        if self.last_time_s is not None and snapshot.output_enabled and snapshot.state in (
+                TreatmentState.RAMP_UP, TreatmentState.HOLD, TreatmentState.RAMP_DOWN):
+            dt_s = max(0.0, snapshot.time_s - self.last_time_s)
+            self.charge_ma_s += snapshot.measured_ma * dt_s
+            self.flowing_s += dt_s
+        self.last_time_s = snapshot.time_s
+        self.peak_ma = max(self.peak_ma, snapshot.measured_ma)
+        self.dose_ma_min = max(self.dose_ma_min, snapshot.dose_ma_min)
+        self.elapsed_s = max(self.elapsed_s, snapshot.elapsed_s)
+        self.last_state = snapshot.state
+
+    @property
+    def mean_ma(self) -> float:
+        return self.charge_ma_s / self.flowing_s if self.flowing_s > 0 else 0.0
+
+
+@dataclass
+class TreatmentFlow:
+    """One client's treatment from the client screen to the saved summary."""
+
+    client_id: str | None = None
+    client_label: str | None = None
+    record_session: object | None = None  # the records layer's session handle
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    screening_answers: dict[str, bool] = field(default_factory=dict)
+    caution_answers: dict[str, bool] = field(default_factory=dict)
+    caution_acknowledged: bool = False
+    area: str | None = None
+    indication: str | None = None
+    electrode_id: str | None = None
+    active_name: str | None = None  # the product chosen; its maker's sign sets the polarity
+    polarity: Polarity | None = None  # None: the program's default
+    current_ma: float | None = None  # None: the program's default
+    current_stage_s: float | None = None
+    peel: StageTimer | None = None
+    tonic: StageTimer | None = None
+    active_confirmed: bool = False
+    current_started: bool = False
+    sensation: str | None = None
+    stats: CurrentStats = field(default_factory=CurrentStats)
+    events: list[SessionEvent] = field(default_factory=list)
+    saved: bool = False
+
+    # -- screening -----------------------------------------------------------------------------
+    def answer(self, item_id: str, yes: bool) -> None:
+        self.screening_answers[item_id] = yes
+
+    def unanswered(self, item_ids: list[str]) -> list[str]:
+        return [item_id for item_id in item_ids if item_id not in self.screening_answers]
+
+    def blocking_answers(self) -> list[str]:
+        """Items answered "yes": any one ends the session without current (domain.md 5)."""
+        return [item_id for item_id, yes in self.screening_answers.items() if yes]
+
+    @property
+    def screening_cleared(self) -> bool:
+        return bool(self.screening_answers) and not self.blocking_answers()
+
+    def answer_caution(self, item_id: str, applies: bool) -> None:
+        self.caution_answers[item_id] = applies
+        self.caution_acknowledged = False
+
+    @property
+    def caution_applies(self) -> bool:
+        return any(self.caution_answers.values())
+
+    # -- program -------------------------------------------------------------------------------
+    def choose_area(self, area: str) -> None:
+        if area != self.area:
+            self.area = area
+            self.indication = None
+            self.current_ma = None
+            self.current_stage_s = None
+            self.electrode_id = None
+            self.active_name = None
+            self.polarity = None
+
+    def choose_indication(self, indication: str) -> None:
+        if indication != self.indication:
+            self.indication = indication
+            self.current_ma = None
+            self.current_stage_s = None
+            self.active_name = None
+            self.polarity = None
+
+    def choose_active(self, name: str, charge: Polarity) -> None:
+        """The product decides the pole: its maker's sign is the active electrode's polarity."""
+        self.active_name = name
+        self.polarity = charge
+
+    def program_request(self) -> ProgramRequest:
+        if self.area is None or self.indication is None:
+            raise ValueError("area and indication must be chosen before the program")
+        return ProgramRequest(
+            area=self.area, indication=self.indication, electrode_id=self.electrode_id,
+            current_ma=self.current_ma, current_stage_s=self.current_stage_s,
+            caution_acknowledged=self.caution_applies and self.caution_acknowledged,
+            reduced_caps=self.caution_applies, polarity=self.polarity)
+
+    def note_event(self, time_s: float, code: str, detail: str = "") -> None:
+        self.events.append(SessionEvent(time_s, code, detail))
+
+    def burning_recorded(self) -> bool:
+        """The "client feels burning" button already put "burning" on the record."""
+        return self.sensation == "burning" and any(
+            event.code == "client_discomfort" for event in self.events)
+
+
+def lowered(value: float, delta: float, *, minimum: float, cap: float) -> float:
+    """``value + delta`` kept in [minimum, cap]: the beautician may lower, never raise above a cap.
+
+    Rounded to the step grid so repeated taps do not accumulate float noise.
+    """
+    stepped = round((value + delta) / abs(delta)) * abs(delta) if delta else value
+    return round(min(max(stepped, minimum), cap), 6)

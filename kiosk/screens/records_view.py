@@ -1,0 +1,163 @@
+"""The kiosk's view of the records (``kiosk.records``): clients, session records, the event log.
+
+Why an adapter: the screens speak in flow terms (the treatment being walked through); the
+records speak in rows. This turns one into the other, and it turns a storage failure into a
+state the home screen shows ("service needed: records cannot be saved") instead of an exception
+in the middle of a treatment: the session goes on safely (the control layer keeps its own limits)
+but no new treatment starts until service has looked at it.
+
+Runs on the UI thread with the UI's own :class:`~kiosk.records.store.RecordStore` (SQLite's
+one-connection-per-thread rule); each call is one short transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.records import (
+    ChainReport,
+    ClientRecord,
+    ClientRegistry,
+    EventRow,
+    ProgramChoice,
+    RecordStore,
+    SessionBook,
+    SessionRecord,
+    SessionSummary,
+    StorageError,
+)
+from kiosk.records.errors import RecordNotFoundError, SessionStateError
+from kiosk.records.events import last_events
+from kiosk.screens.flow import TreatmentFlow
+
+
+@dataclass(frozen=True)
+class StorageProblem:
+    text: str
+
+
+class RecordsView:
+    """Clients, sessions and the event log as the screens use them; never raises StorageError."""
+
+    def __init__(self, store: RecordStore, *, writer: Any = None,
+                 operator: str = "salon") -> None:
+        self.store = store
+        self.writer = writer  # the control side's RecordWriter (its health counts too)
+        self.operator = operator
+        self.clients = ClientRegistry(store)
+        self.sessions = SessionBook(store)
+        self.problem: StorageProblem | None = None
+        self.interrupted_at_start = self._guard(self.sessions.mark_interrupted) or 0
+
+    # -- health ---------------------------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        writer_ok = self.writer is None or bool(self.writer.healthy)
+        return self.problem is None and writer_ok
+
+    @property
+    def fault_reason(self) -> str | None:
+        if self.problem is not None:
+            return self.problem.text
+        if self.writer is not None and not self.writer.healthy:
+            return str(self.writer.fault_reason)
+        return None
+
+    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except StorageError as error:
+            self.problem = StorageProblem(str(error))
+            return None
+
+    # -- clients --------------------------------------------------------------------------------
+    def new_client(self, display_name: str | None) -> ClientRecord | None:
+        return self._guard(self.clients.create_client, display_name)
+
+    def find_clients(self, text: str, limit: int = 6) -> list[ClientRecord]:
+        return self._guard(self.clients.find_clients, text, limit) or []
+
+    def get_client(self, client_id: str) -> ClientRecord | None:
+        try:
+            return self._guard(self.clients.get_client, client_id)
+        except RecordNotFoundError:
+            return None
+
+    def last_sessions(self, client_id: str, limit: int = 3) -> list[SessionRecord]:
+        return self._guard(self.sessions.last_sessions, client_id, limit) or []
+
+    # -- the session of a flow ----------------------------------------------------------------
+    def begin(self, flow: TreatmentFlow) -> None:
+        """Open the session record for the flow's client (once)."""
+        if flow.record_session is None and flow.client_id is not None:
+            flow.record_session = self._guard(self.sessions.start_session, flow.client_id,
+                                              self.operator)
+
+    def store_screening(self, flow: TreatmentFlow, catalogue: Any) -> None:
+        if flow.record_session is None:
+            return
+        answers = {item.id: flow.screening_answers.get(item.id, False)
+                   for item in catalogue.screening_items
+                   if item.id in flow.screening_answers}
+        # once the program is recorded, the screening stands as stored
+        with contextlib.suppress(SessionStateError):
+            self._guard(self.sessions.record_screening, str(flow.record_session), answers)
+
+    def store_program(self, flow: TreatmentFlow, info: Any) -> None:
+        if flow.record_session is None:
+            return
+        resolved = info.resolved
+        choice = ProgramChoice(
+            area=resolved.area, indication=resolved.indication, program_id=resolved.program_id,
+            program_version=str(getattr(info, "catalogue_version", "")) or "catalogue",
+            active=flow.active_name or info.phase.actives[0].name,
+            polarity=resolved.polarity.value, electrode_id=resolved.electrode_id,
+            target_current_ma=resolved.target_ma)
+        self._guard(self.sessions.record_program, str(flow.record_session), choice)
+
+    def add_sensation(self, flow: TreatmentFlow, sensation: str) -> None:
+        if flow.record_session is not None:
+            self._guard(self.sessions.add_sensation, str(flow.record_session), sensation)
+
+    def add_operator_change(self, flow: TreatmentFlow, what: str, old: float | None,
+                            new: float | None) -> None:
+        if flow.record_session is not None:
+            self._guard(self.sessions.add_operator_change, str(flow.record_session), what,
+                        old, new)
+
+    def close_blocked(self, flow: TreatmentFlow) -> None:
+        """A screening "yes": the session ends without a current stage."""
+        if flow.record_session is not None and not flow.saved:
+            self._guard(self.sessions.close_session, str(flow.record_session),
+                        SessionSummary(stop_reason="screening_blocked"))
+            flow.saved = True
+
+    def close(self, flow: TreatmentFlow, *, stop_reason: str) -> SessionRecord | None:
+        """Close the session with the summary of what the UI saw of the current stage."""
+        if flow.record_session is None or flow.saved:
+            return None
+        stats = flow.stats
+        faults = tuple(e.code.split(":", 1)[1] for e in flow.events
+                       if e.code.startswith("fault:"))
+        ramp_events = tuple({"t_s": round(e.time_s, 3), "event": e.code,
+                             **({"detail": e.detail} if e.detail else {})}
+                            for e in flow.events)
+        summary = SessionSummary(
+            stop_reason=stop_reason, mean_current_ma=stats.mean_ma if stats.flowing_s else None,
+            peak_current_ma=stats.peak_ma if flow.current_started else None,
+            dose_ma_min=stats.dose_ma_min if flow.current_started else None,
+            current_stage_s=stats.elapsed_s if flow.current_started else None,
+            faults=faults, ramp_events=ramp_events)
+        record = self._guard(self.sessions.close_session, str(flow.record_session), summary)
+        if record is not None:
+            flow.saved = True
+        return record
+
+    # -- service --------------------------------------------------------------------------------
+    def last_events(self, count: int = 8) -> list[EventRow]:
+        return self._guard(last_events, self.store.connection, count) or []
+
+    def verify_chain(self) -> ChainReport | None:
+        return self._guard(self.store.verify_chain)

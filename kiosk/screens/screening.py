@@ -1,0 +1,91 @@
+"""Step 2: contraindication screening, every blocking item of domain.md 5 as yes/no.
+
+Four questions a page (no scrolling, no swipe), each answered by a tap on "Yes" or "No". Any
+"yes" ends on the "treatment with current not possible" screen, which names the reasons and
+records them. Then the caution items: a warning to acknowledge, which halves the caps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
+
+from kiosk.i18n import _
+from kiosk.screens import catalogue_view as cv
+from kiosk.screens import theme
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.flow import Step
+from kiosk.screens.registry import register
+from kiosk.screens.widgets import FitLabel, KButton, Panel
+
+PAGE_SIZE = 4
+
+
+class YesNoRow(Panel):
+    """A question with Yes / No; the chosen answer is highlighted (and named in words)."""
+
+    def __init__(self, item_id: str, question: str, answer: bool | None,
+                 on_answer: Any, **kwargs: Any) -> None:
+        super().__init__(orientation="horizontal", padding=(10, 4), spacing=10,
+                         size_hint_y=None, height=74, **kwargs)
+        self.add_widget(FitLabel(text=question, ref=f"question_{item_id}"))
+        for value, word in ((True, _("Yes")), (False, _("No"))):
+            chosen = answer is value
+            self.add_widget(KButton(
+                text=word, ref=f"{'yes' if value else 'no'}_{item_id}",
+                kind=("warning" if value else "selected") if chosen else "neutral",
+                size_hint=(None, None), width=96, height=60, bold=chosen,
+                on_tap=lambda value=value: on_answer(item_id, value)))
+
+
+@register
+class ScreeningScreen(KioskScreen):
+    name = "screening"
+    step = Step.SCREENING
+
+    def title(self) -> str:
+        return _("Contraindications")
+
+    def items(self) -> list[Any]:
+        return list(self.app.catalogue.screening_items)
+
+    def build_content(self) -> None:
+        page = int(self.params.get("page", 0))
+        items = self.items()
+        shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+        self.page_items = shown
+        body = BoxLayout(orientation="vertical", padding=(10, 6), spacing=6)
+        body.add_widget(FitLabel(
+            text=_("Ask the client. Questions {first}-{last} of {total}.").format(
+                first=page * PAGE_SIZE + 1, last=page * PAGE_SIZE + len(shown),
+                total=len(items)),
+            ref="screening_page", color=theme.TEXT_DIM, size_hint_y=None, height=30,
+            max_font_px=theme.SMALL_PX + 1))
+        answers = self.app.flow.screening_answers
+        for item in shown:
+            body.add_widget(YesNoRow(item.id, cv.tr(item.question), answers.get(item.id),
+                                     self.answer))
+        body.add_widget(Widget())
+        self.add_widget(body)
+        complete = not self.app.flow.unanswered([item.id for item in shown])
+        self.add_widget(self.action_bar(primary=self.primary_button(
+            _("Next"), "next", self.next_page, enabled=complete)))
+
+    def answer(self, item_id: str, yes: bool) -> None:
+        self.app.flow.answer(item_id, yes)
+        self.build()
+
+    def next_page(self) -> None:
+        flow = self.app.flow
+        page = int(self.params.get("page", 0))
+        if flow.blocking_answers() and any(flow.screening_answers.get(i.id)
+                                           for i in self.page_items):
+            self.app.records_view.store_screening(flow, self.app.catalogue)
+            self.app.nav.go("screening_blocked")
+        elif (page + 1) * PAGE_SIZE < len(self.items()):
+            self.app.nav.go("screening", page=page + 1)
+        else:
+            self.app.records_view.store_screening(flow, self.app.catalogue)
+            self.app.nav.go("caution" if self.app.catalogue.caution_items else "area")
