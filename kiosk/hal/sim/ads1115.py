@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Callable
 
 from kiosk.hal.clock import Clock
@@ -110,8 +111,12 @@ class Ads1115Model:
         self._comparator_asserted = False
         self._queue_count = 0
         self._pulse_end_s = math.inf
-        self._reset_registers()
         self._pin_low = False
+        # One lock around every state change: the bus thread and whoever watches the ALERT pin
+        # (a GPIO thread) both catch the model up. Alert edges are collected under the lock and
+        # reported after it is released, so a callback may do anything, even bus traffic.
+        self._lock = threading.RLock()
+        self._edges: list[tuple[bool, float]] = []
 
     # ------------------------------------------------------------------ public state
 
@@ -122,19 +127,24 @@ class Ads1115Model:
 
     @never_ready.setter
     def never_ready(self, value: bool) -> None:
-        now_s = self._clock.now_s()
-        if not value and self._never_ready and self._conversion is not None:
-            # The stuck conversion starts over now rather than completing in the past.
-            period_s = self.conversion_time_s(self._config)
-            self._conversion = _Conversion(now_s, now_s + period_s, self._config)
-        self._never_ready = value
-        self._update_pin(now_s)
+        with self._lock:
+            now_s = self._clock.now_s()
+            if not value and self._never_ready and self._conversion is not None:
+                # The stuck conversion starts over now rather than completing in the past.
+                period_s = self.conversion_time_s(self._config)
+                self._conversion = _Conversion(now_s, now_s + period_s, self._config)
+            self._never_ready = value
+            self._update_pin(now_s)
+        self._report_edges()
 
     @property
     def config(self) -> int:
         """The config register as a read returns it (OS reflects the conversion state)."""
-        self._advance(self._clock.now_s())
-        return self._config_readback()
+        with self._lock:
+            self._advance(self._clock.now_s())
+            value = self._config_readback()
+        self._report_edges()
+        return value
 
     @property
     def pointer(self) -> int:
@@ -153,8 +163,11 @@ class Ads1115Model:
         return self._hi_thresh
 
     def is_converting(self) -> bool:
-        self._advance(self._clock.now_s())
-        return self._converting()
+        with self._lock:
+            self._advance(self._clock.now_s())
+            converting = self._converting()
+        self._report_edges()
+        return converting
 
     def conversion_time_s(self, config: int) -> float:
         """One conversion at the data rate of ``config`` on this part (no wake-up time)."""
@@ -162,13 +175,18 @@ class Ads1115Model:
 
     def alert_pin_low(self) -> bool:
         """Level of the open-drain ALERT/RDY pin with its pull-up: True when driven low."""
-        self._advance(self._clock.now_s())
-        return self._pin_low
+        with self._lock:
+            self._advance(self._clock.now_s())
+            low = self._pin_low
+        self._report_edges()
+        return low
 
     def reset(self) -> None:
         """Power-on reset: registers to their defaults, powered down."""
-        self._reset_registers()
-        self._update_pin(self._clock.now_s())
+        with self._lock:
+            self._reset_registers()
+            self._update_pin(self._clock.now_s())
+        self._report_edges()
 
     # ------------------------------------------------------------------ I2CTarget
 
@@ -176,6 +194,25 @@ class Ads1115Model:
         """Pointer byte, then optionally MSB and LSB of that register (more bytes ignored)."""
         if not data:
             return
+        with self._lock:
+            self._write_locked(data)
+        self._report_edges()
+
+    def read(self, n: int) -> bytes:
+        """MSB then LSB of the register the pointer holds (repeating if more are clocked)."""
+        with self._lock:
+            value = self._read_locked()
+        self._report_edges()
+        pair = ((value >> 8) & 0xFF, value & 0xFF)
+        return bytes(pair[i % 2] for i in range(n))
+
+    def general_call(self, data: bytes) -> None:
+        if data and data[0] == GENERAL_CALL_RESET:
+            self.reset()
+
+    # ------------------------------------------------------------------ registers
+
+    def _write_locked(self, data: bytes) -> None:
         now_s = self._clock.now_s()
         self._advance(now_s)
         self._pointer = data[0] & 0x03
@@ -191,30 +228,20 @@ class Ads1115Model:
         # the conversion register is read-only
         self._update_pin(now_s)
 
-    def read(self, n: int) -> bytes:
-        """MSB then LSB of the register the pointer holds (repeating if more are clocked)."""
+    def _read_locked(self) -> int:
         now_s = self._clock.now_s()
         self._advance(now_s)
         if self._pointer == POINTER_CONVERSION:
-            value = self._conversion_reg
             if self._comparator_latched():
                 self._comparator_asserted = False
                 self._queue_count = 0
                 self._update_pin(now_s)
-        elif self._pointer == POINTER_CONFIG:
-            value = self._config_readback()
-        elif self._pointer == POINTER_LO_THRESH:
-            value = self._lo_thresh
-        else:
-            value = self._hi_thresh
-        pair = ((value >> 8) & 0xFF, value & 0xFF)
-        return bytes(pair[i % 2] for i in range(n))
-
-    def general_call(self, data: bytes) -> None:
-        if data and data[0] == GENERAL_CALL_RESET:
-            self.reset()
-
-    # ------------------------------------------------------------------ registers
+            return self._conversion_reg
+        if self._pointer == POINTER_CONFIG:
+            return self._config_readback()
+        if self._pointer == POINTER_LO_THRESH:
+            return self._lo_thresh
+        return self._hi_thresh
 
     def _reset_registers(self) -> None:
         self._pointer = POINTER_CONVERSION
@@ -351,5 +378,11 @@ class Ads1115Model:
             low = self._pin_asserted() != active_high
         if low != self._pin_low:
             self._pin_low = low
-            if self.on_alert_change is not None:
+            self._edges.append((low, at_s))
+
+    def _report_edges(self) -> None:
+        with self._lock:
+            edges, self._edges = self._edges, []
+        if self.on_alert_change is not None:
+            for low, at_s in edges:
                 self.on_alert_change(low, at_s)

@@ -45,8 +45,9 @@ class Mcp4725Model:
         self.on_output_change = on_output_change
         self._eeprom_code = eeprom_code
         self._eeprom_pd = eeprom_pd
-        self.dac_code = eeprom_code
-        self.pd_mode = eeprom_pd
+        # (code, PD) replaced as one tuple: readers on other threads (the front end) never see
+        # a code from one write with the PD bits of another.
+        self._register = (eeprom_code, eeprom_pd)
         self.por = False
         #: Fault ``dac_ignores_writes``: the chip ACKs every byte but nothing changes.
         self.ignore_writes = False
@@ -56,15 +57,26 @@ class Mcp4725Model:
 
     # ------------------------------------------------------------------ public state
 
+    @property
+    def dac_code(self) -> int:
+        """12-bit code in the volatile DAC register."""
+        return self._register[0]
+
+    @property
+    def pd_mode(self) -> int:
+        """PD1:PD0 of the DAC register: 0 driving, 1/2/3 off into 1 k/100 k/500 k."""
+        return self._register[1]
+
     def output_v(self) -> float:
         """VOUT: VDD x code / 4096, or 0 V while powered down (pulled to GND)."""
-        if self.pd_mode != 0:
+        code, pd = self._register
+        if pd != 0:
             return 0.0
-        return self.vdd_v * self.dac_code / 4096.0
+        return self.vdd_v * code / 4096.0
 
     def output_load_ohm(self) -> float | None:
         """Resistance to GND in power-down (1 k / 100 k / 500 k), None while driving."""
-        return PD_LOAD_OHM.get(self.pd_mode)
+        return PD_LOAD_OHM.get(self._register[1])
 
     @property
     def eeprom_code(self) -> int:
@@ -157,11 +169,12 @@ class Mcp4725Model:
 
     def _read_record(self) -> bytes:
         ready = 0 if self.eeprom_busy() else 1
-        status = (ready << 7) | (int(self.por) << 6) | (self.pd_mode << 1)
+        code, pd = self._register
+        status = (ready << 7) | (int(self.por) << 6) | (pd << 1)
         return bytes((
             status,
-            (self.dac_code >> 4) & 0xFF,
-            (self.dac_code & 0x0F) << 4,
+            (code >> 4) & 0xFF,
+            (code & 0x0F) << 4,
             (self.eeprom_pd << 5) | ((self.eeprom_code >> 8) & 0x0F),
             self.eeprom_code & 0xFF,
         ))
@@ -170,8 +183,7 @@ class Mcp4725Model:
         self._set_dac(self.eeprom_code, self.eeprom_pd, force_notify=True)
 
     def _set_dac(self, code: int, pd: int, *, force_notify: bool = False) -> None:
-        before = (self.dac_code, self.pd_mode)
-        self.dac_code = code & 0xFFF
-        self.pd_mode = pd & 0x03
-        if (force_notify or (self.dac_code, self.pd_mode) != before) and self.on_output_change:
+        before = self._register
+        self._register = (code & 0xFFF, pd & 0x03)
+        if (force_notify or self._register != before) and self.on_output_change:
             self.on_output_change(self._clock.now_s())
