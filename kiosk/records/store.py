@@ -106,6 +106,8 @@ class RecordStore:
         try:
             conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as exc:
+            if not exists:
+                _remove_new_file(path)
             raise storage_error_from(exc, path, "opening") from exc
         try:
             version = _identify(conn, path)
@@ -119,6 +121,8 @@ class RecordStore:
             return store
         except BaseException as exc:
             conn.close()
+            if not exists:
+                _remove_new_file(path)
             if isinstance(exc, sqlite3.Error):
                 raise storage_error_from(exc, path, "opening") from exc
             raise
@@ -270,6 +274,13 @@ def _create_private_file(path: Path) -> None:
     except OSError as exc:
         raise storage_error_from(exc, path, "creating the database") from exc
     os.close(fd)
+
+
+def _remove_new_file(path: Path) -> None:
+    """Undo a creation that failed half-way (e.g. disk full): leave the folder as it was."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def _check_header(path: Path) -> None:
