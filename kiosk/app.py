@@ -24,6 +24,7 @@ from kivy.uix.widget import Widget
 
 from kiosk import i18n
 from kiosk.control.commands import Command, Heartbeat, Stop, StopReason
+from kiosk.control.limits import SafetyConfig
 from kiosk.control.snapshot import Snapshot
 from kiosk.screens import registry, theme
 from kiosk.screens.base import KioskScreen
@@ -52,8 +53,9 @@ class KioskApp(App):
                  inject: Callable[..., None] | None = None,
                  fault_names: Sequence[str] = (), autopoll: bool = True,
                  poll_hz: float = POLL_HZ, language: str = i18n.DEFAULT_LANGUAGE,
-                 service_pin: str = "2468", contact_thresholds_kohm: tuple[float, float] = (
-                     50.0, 100.0), **kwargs: Any) -> None:
+                 service_pin: str = "2468",
+                 contact_thresholds_kohm: tuple[float, float] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.controller = controller
         self.catalogue = catalogue
@@ -63,6 +65,10 @@ class KioskApp(App):
         self.autopoll = autopoll
         self.poll_period_s = 1.0 / poll_hz
         self.service_pin = service_pin
+        if contact_thresholds_kohm is None:
+            defaults = SafetyConfig()
+            contact_thresholds_kohm = (defaults.contact_start_max_kohm,
+                                       defaults.contact_loss_kohm)
         self.contact_thresholds_kohm = contact_thresholds_kohm
         self.flow = TreatmentFlow()
         self.snapshot: Snapshot = controller.snapshot

@@ -197,5 +197,5 @@ def lowered(value: float, delta: float, *, minimum: float, cap: float) -> float:
 
     Rounded to the step grid so repeated taps do not accumulate float noise.
     """
-    stepped = round((value + delta) / abs(delta)) * abs(delta) if delta else value
-    return round(min(max(stepped, minimum), cap), 6)
+    stepped = round(round((value + delta) / abs(delta)) * abs(delta), 6) if delta else value
+    return min(max(stepped, minimum), cap)  # clamped last: rounding never lifts it over the cap

@@ -51,6 +51,19 @@ class RecordsView:
         self.problem: StorageProblem | None = None
         self.interrupted_at_start = self._guard(self.sessions.mark_interrupted) or 0
 
+    @classmethod
+    def open(cls, path: Any, *, writer: Any = None, operator: str = "salon") -> RecordsView:
+        """Open the records at ``path``; a storage error gives a view that says so (the home
+        screen shows "service needed" and no treatment starts) instead of a crash at boot."""
+        try:
+            store = RecordStore.open(path)
+        except StorageError as error:
+            return _UnavailableRecords(str(error))  # type: ignore[return-value]
+        return cls(store, writer=writer, operator=operator)
+
+    def close_store(self) -> None:
+        self.store.close()
+
     # -- health ---------------------------------------------------------------------------------
     @property
     def healthy(self) -> bool:
@@ -161,3 +174,18 @@ class RecordsView:
 
     def verify_chain(self) -> ChainReport | None:
         return self._guard(self.store.verify_chain)
+
+
+class _UnavailableRecords:
+    """The records could not be opened: every question is answered "nothing", health is False."""
+
+    def __init__(self, reason: str) -> None:
+        self.problem = StorageProblem(reason)
+        self.healthy = False
+        self.fault_reason = reason
+        self.interrupted_at_start = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("find_clients", "last_sessions", "last_events"):
+            return lambda *args, **kwargs: []
+        return lambda *args, **kwargs: None

@@ -1,0 +1,110 @@
+"""``kiosk``: the console entry point (``kiosk --sim`` on the simulated board, or on the device).
+
+Order matters: Kivy reads its window settings when the window is created, so the 800x480 size
+(or full screen on the device) is set before anything imports the window. The controller is
+built and started before the first screen, and whatever way the app ends (window closed, SIGTERM
+from systemd, an exception in the UI), ``finally`` stops the controller, which leaves the board
+in the safe state (output relay open, DAC at zero). The systemd stop helper is the second line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk import i18n
+
+SIM_STATE_DIR = Path.home() / ".local" / "state" / "galvanic-kiosk-sim"
+DEFAULT_SERVICE_PIN = "2468"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kiosk", description="The galvanic treatment kiosk.")
+    parser.add_argument("--sim", action="store_true",
+                        help="run on the simulated board (a window of the device's size, "
+                             "developer menu with fault injection)")
+    parser.add_argument("--fullscreen", action="store_true",
+                        help="full screen (the device's 7-inch panel)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated board")
+    parser.add_argument("--config", type=Path, default=None, help="board configuration (TOML)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="records and calibration folder (default: /var/lib/kiosk, or "
+                             f"{SIM_STATE_DIR} under --sim)")
+    parser.add_argument("--language", choices=sorted(i18n.LANGUAGES),
+                        default=i18n.DEFAULT_LANGUAGE)
+    return parser.parse_args(argv)
+
+
+def configure_kivy(*, fullscreen: bool) -> None:
+    """Window settings; must run before ``kivy.core.window`` is imported."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config
+
+    Config.set("graphics", "width", "800")
+    Config.set("graphics", "height", "480")
+    Config.set("graphics", "resizable", "0")
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("kivy", "keyboard_mode", "systemanddock" if fullscreen else "system")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def state_dir_for(args: argparse.Namespace) -> Path:
+    if args.state_dir is not None:
+        return Path(args.state_dir)
+    if args.sim:
+        SIM_STATE_DIR.mkdir(parents=True, exist_ok=True)
+        return SIM_STATE_DIR
+    from kiosk.records import default_state_dir
+
+    return default_state_dir()
+
+
+def fault_injector(controller: Any) -> Any:
+    """The simulated board's ``inject(name, **params)`` through the controller, or None."""
+    board = getattr(controller, "board", None)
+    sim = getattr(board, "sim", None)
+    return getattr(sim, "inject", None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_kivy(fullscreen=args.fullscreen)
+    from kiosk.app import KioskApp
+    from kiosk.control.catalogue import load_catalogue
+    from kiosk.control.limits import SafetyConfig
+    from kiosk.control.service import build_controller
+    from kiosk.records import records_path
+    from kiosk.screens.records_view import RecordsView
+
+    state_dir = state_dir_for(args)
+    controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
+                                  state_dir=state_dir)
+    records_view = RecordsView.open(records_path(state_dir),
+                                    writer=getattr(controller, "writer", None))
+    safety = getattr(controller, "safety_config", None) or SafetyConfig()
+    thresholds = (safety.contact_start_max_kohm, safety.contact_loss_kohm)
+    controller.start()
+    try:
+        app = KioskApp(controller=controller, catalogue=load_catalogue(),
+                       records_view=records_view,
+                       inject=fault_injector(controller) if args.sim else None,
+                       language=args.language,
+                       service_pin=os.environ.get("KIOSK_SERVICE_PIN", DEFAULT_SERVICE_PIN),
+                       contact_thresholds_kohm=thresholds)
+        signal.signal(signal.SIGTERM, lambda *_a: app.stop())
+        app.run()
+    finally:
+        controller.stop()
+        if isinstance(records_view, RecordsView):
+            records_view.close_store()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
