@@ -28,6 +28,7 @@ from kiosk.records.store import RecordStore
 # Crockford base32 without I, L, O, U: nothing to misread when copied from a card by hand.
 PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_DISPLAY_NAME_CHARS = 80
+_LOOK_ALIKES = str.maketrans("OIL", "011")
 
 
 def new_pseudonymous_id(choice: Callable[[str], str] = secrets.choice) -> str:
@@ -40,7 +41,7 @@ def normalise_pseudonymous_id(text: str) -> str:
     """What a person typed (whole id or its start) to the stored form: upper case, O->0,
     I/L->1, the dash after the fourth character restored."""
     cleaned = text.strip().upper().replace("-", "").replace(" ", "")
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(_LOOK_ALIKES)
     return f"{cleaned[:4]}-{cleaned[4:]}" if len(cleaned) > 4 else cleaned
 
 
