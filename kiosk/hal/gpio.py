@@ -43,7 +43,7 @@ class _CallbackList:
         with self._lock:
             self._callbacks.append(callback)
 
-    def __call__(self) -> None:
+    def fire(self) -> None:
         with self._lock:
             callbacks = list(self._callbacks)
         errors: list[BaseException] = []
@@ -149,7 +149,7 @@ class EStop:
     def __init__(self, pin: int = 17, *, pin_factory: Any = None) -> None:
         self._device = DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory)
         self._on_pressed = _CallbackList()
-        self._device.when_deactivated = self._on_pressed
+        self._device.when_deactivated = self._on_pressed.fire
 
     @property
     def is_intact(self) -> bool:
@@ -173,7 +173,7 @@ class HwTrip:
         self._reset = DigitalOutputDevice(reset_pin, initial_value=False,
                                           pin_factory=pin_factory)
         self._on_trip = _CallbackList()
-        self._status.when_activated = self._on_trip
+        self._status.when_activated = self._on_trip.fire
 
     @property
     def is_tripped(self) -> bool:

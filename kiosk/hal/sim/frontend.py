@@ -349,6 +349,9 @@ class FrontEnd:
                 state = event.state
         return state
 
+    def has_input_changes(self) -> bool:
+        return bool(self._input_changes)
+
     def drain_input_changes(self) -> list[InputChange]:
         """GPIO input edges produced since the last call (the board drives the pins)."""
         changes, self._input_changes = self._input_changes, []
@@ -487,7 +490,15 @@ class FrontEnd:
         self.skin.vcp_ab_v = c.sign * step.vc.at(duration)
         charge = step.skin_current.integral(duration)
         self._charge_c += charge
+        e_before = self.skin.e_pol_ab_v()
         self.skin.drift(duration, c.sign * charge)
+        if self._contacts["k1"] and not self._saturated:
+            # E_pol really moves continuously and the node (11 us) follows it; updating it per
+            # sub-step must not leave the node off its equilibrium by the step's increment.
+            g_node = 1.0 / p.node_to_ground_ohm
+            shunt = c.shunt_current
+            delta_e = c.sign * (self.skin.e_pol_ab_v() - e_before)
+            self._u -= shunt.c1 / (shunt.c0 + g_node) * delta_e
         shunt_v = Trajectory(step.shunt_current.final * p.rshunt_ohm,
                              tuple((amp * p.rshunt_ohm, r) for amp, r in
                                    step.shunt_current.modes))
@@ -545,9 +556,13 @@ class FrontEnd:
         vc = circuit.sign * self.skin.vcp_ab_v
         if self._runaway:
             self._u, self._saturated = circuit.vmax_v, True
-        elif self._u >= circuit.vmax_v - _MODE_TOLERANCE_V:
-            self._u = circuit.vmax_v
-            self._saturated = circuit.needed_at_vmax(g_node, vc) < circuit.i_cmd_a
+        elif self._saturated or self._u >= circuit.vmax_v - _MODE_TOLERANCE_V:
+            # A saturated stage pins the node to rail minus headroom and follows the rail as
+            # it moves; it regulates again once the load would take the commanded current.
+            if circuit.needed_at_vmax(g_node, vc) < circuit.i_cmd_a:
+                self._u, self._saturated = circuit.vmax_v, True
+            else:
+                self._u, self._saturated = min(self._u, circuit.vmax_v), False
         else:
             self._saturated = False
         over = circuit.shunt_current.value(self._u, vc) > self.params.trip_threshold_a
