@@ -1,0 +1,1 @@
+"""``kiosk-scenario``: one treatment on the simulated board, scheduled events, a JSON verdict."""
