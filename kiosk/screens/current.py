@@ -264,6 +264,10 @@ class CurrentScreen(KioskScreen):
             self.banner.show(_("The electrode voltage is high: the ramp is held. Check and wet "
                                "the electrodes."))
             return
+        if snapshot.contact_poor and snapshot.state in FLOWING:
+            self.banner.show(_("Contact is getting poor: check that the electrodes are wet and "
+                               "on the skin."))
+            return
         for reason in (snapshot.last_refusal, snapshot.last_decision):
             if reason is None or any(reason is seen for seen in self._seen_reasons):
                 continue

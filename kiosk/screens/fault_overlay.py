@@ -19,13 +19,15 @@ from kiosk.control.commands import Acknowledge, Stop, StopReason
 from kiosk.control.snapshot import FaultInfo, Snapshot
 from kiosk.i18n import _
 from kiosk.screens import theme
-from kiosk.screens.texts import fault_texts
+from kiosk.screens.texts import fault_texts, reason_text
 from kiosk.screens.widgets import FitLabel, KButton, StopButton, format_min_s
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
 
 FLASH_PERIOD_S = 1.0
+ACK_REFUSALS = {"ack_condition_present", "ack_too_early", "ack_code_mismatch",
+                "nothing_to_acknowledge"}
 
 
 class FaultOverlay(FloatLayout):
@@ -36,6 +38,8 @@ class FaultOverlay(FloatLayout):
         self.app = app
         self.fault: FaultInfo | None = None
         self.acknowledged_code: str | None = None
+        self.refusal_text = ""
+        self.seen_refusal: Any = None
         self.visible = False
         with self.canvas.before:
             Color(0.05, 0.02, 0.02, 0.96)
@@ -63,7 +67,17 @@ class FaultOverlay(FloatLayout):
         if not self.visible or self.fault is None or self.fault.at_s != fault.at_s:
             self.fault = fault
             self.acknowledged_code = None
+            self.refusal_text = ""
+            self.seen_refusal = snapshot.last_refusal
             self._show()
+        refusal = snapshot.last_refusal
+        if (self.acknowledged_code is not None and refusal is not None
+                and refusal.code in ACK_REFUSALS and refusal is not self.seen_refusal):
+            # the control layer did not accept the acknowledgement: say why, allow it again
+            self.seen_refusal = refusal
+            self.refusal_text = reason_text(refusal)
+            self.acknowledged_code = None
+            self.rebuild()
         flash_on = int(snapshot.time_s / (FLASH_PERIOD_S / 2)) % 2 == 0
         self._band_colour.rgba = theme.ALARM_HIGH if flash_on else theme.ALARM_HIGH_DIM
 
@@ -101,7 +115,7 @@ class FaultOverlay(FloatLayout):
         column.add_widget(FitLabel(text=what, ref="fault_what", max_font_px=theme.BODY_PX + 3,
                                    bold=True, size_hint_y=None, height=52))
         column.add_widget(FitLabel(text=_("What to do: {todo}").format(todo=todo),
-                                   ref="fault_todo", size_hint_y=None, height=96))
+                                   ref="fault_todo", size_hint_y=None, height=84))
         column.add_widget(FitLabel(
             text=_("The alarm sounds until a person acknowledges it. Current cannot flow again "
                    "before a new contact check and a fresh ramp from zero."),
@@ -112,6 +126,9 @@ class FaultOverlay(FloatLayout):
                 code=self.fault.code, time=format_min_s(self.fault.at_s)),
             ref="fault_code", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX,
             size_hint_y=None, height=30))
+        column.add_widget(FitLabel(text=self.refusal_text, ref="fault_refusal",
+                                   color=theme.ALARM_MEDIUM, size_hint_y=None, height=52,
+                                   max_font_px=theme.SMALL_PX + 2))
         column.add_widget(Widget())
         actions = BoxLayout(orientation="horizontal", size_hint_y=None,
                             height=theme.STOP_HEIGHT_PX, spacing=theme.PADDING_PX)

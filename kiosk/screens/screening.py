@@ -28,15 +28,15 @@ class YesNoRow(Panel):
 
     def __init__(self, item_id: str, question: str, answer: bool | None,
                  on_answer: Any, **kwargs: Any) -> None:
-        super().__init__(orientation="horizontal", padding=(10, 4), spacing=10,
-                         size_hint_y=None, height=74, **kwargs)
+        super().__init__(orientation="horizontal", padding=(10, 3), spacing=10,
+                         size_hint_y=None, height=66, **kwargs)
         self.add_widget(FitLabel(text=question, ref=f"question_{item_id}"))
         for value, word in ((True, _("Yes")), (False, _("No"))):
             chosen = answer is value
             self.add_widget(KButton(
                 text=word, ref=f"{'yes' if value else 'no'}_{item_id}",
                 kind=("warning" if value else "selected") if chosen else "neutral",
-                size_hint=(None, None), width=96, height=60, bold=chosen,
+                size_hint=(None, None), width=96, height=58, bold=chosen,
                 on_tap=lambda value=value: on_answer(item_id, value)))
 
 
@@ -56,12 +56,12 @@ class ScreeningScreen(KioskScreen):
         items = self.items()
         shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
         self.page_items = shown
-        body = BoxLayout(orientation="vertical", padding=(10, 6), spacing=6)
+        body = BoxLayout(orientation="vertical", padding=(10, 4), spacing=4)
         body.add_widget(FitLabel(
             text=_("Ask the client. Questions {first}-{last} of {total}.").format(
                 first=page * PAGE_SIZE + 1, last=page * PAGE_SIZE + len(shown),
                 total=len(items)),
-            ref="screening_page", color=theme.TEXT_DIM, size_hint_y=None, height=30,
+            ref="screening_page", color=theme.TEXT_DIM, size_hint_y=None, height=26,
             max_font_px=theme.SMALL_PX + 1))
         answers = self.app.flow.screening_answers
         for item in shown:

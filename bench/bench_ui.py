@@ -1,0 +1,216 @@
+"""UI figures on this machine: start-up, tap latency, frame rate with the live plot, memory, and
+the control loop's timing with the UI running beside it. Printed, never asserted.
+
+    .venv/bin/python bench/bench_ui.py            # SDL offscreen when there is no display
+
+Targets (issue 5): first screen under 3 s, tap-to-next-screen under 100 ms, at least 30 fps in
+the current stage with the live plot, resident memory under 200 MB; the control loop's p99
+jitter as the control core's target. Everything runs on the wall clock: the control thread of
+``kiosk --sim`` (simulated board), the Kivy loop at its normal 60 fps cap, the app polling at 15 Hz.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+START_MARK = "FIRST_SCREEN_DRAWN"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _prepare_environment() -> None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
+    os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+    sys.path.insert(0, str(REPO))
+
+
+def build(state_dir: Path) -> tuple[Any, Any]:
+    """The kiosk as ``kiosk --sim`` builds it (wall clock, control thread), not yet running."""
+    from kiosk.cli import configure_kivy
+
+    configure_kivy(fullscreen=False)
+    from kiosk.app import KioskApp
+    from kiosk.cli import fault_injector
+    from kiosk.control import service as control_service
+    from kiosk.control.catalogue import load_catalogue
+    from kiosk.records import records_path
+    from kiosk.screens.records_view import RecordsView
+
+    controller = control_service.build_controller(sim=True, seed=0, state_dir=state_dir)
+    records_view = RecordsView.open(records_path(state_dir),
+                                    writer=getattr(controller, "writer", None))
+    app = KioskApp(controller=controller, catalogue=load_catalogue(), records_view=records_view,
+                   inject=fault_injector(controller))
+    return app, controller
+
+
+def startup_child() -> None:
+    """Runs in a fresh process: build everything, print the mark once home is on screen."""
+    _prepare_environment()
+    from kivy.base import EventLoop
+
+    app, controller = build(Path(tempfile.mkdtemp(prefix="kiosk-bench-")))
+    controller.start()
+    app._run_prepare()
+    for _ in range(3):
+        EventLoop.idle()
+    assert app.nav.current is not None and app.nav.current.name == "home"
+    print(START_MARK, flush=True)
+    app.dispatch("on_stop")
+    controller.stop()
+
+
+def measure_startup_s(runs: int = 3) -> list[float]:
+    times: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, __file__, "--startup-child"],
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == START_MARK:
+                times.append(time.perf_counter() - start)
+                break
+        process.wait(timeout=30)
+    return times
+
+
+class Bench:
+    def __init__(self) -> None:
+        from kivy.base import EventLoop
+        from kivy.tests.common import UnitTestTouch
+
+        self.loop = EventLoop
+        self.touch_class = UnitTestTouch
+        self.app, self.controller = build(Path(tempfile.mkdtemp(prefix="kiosk-bench-")))
+        self.tap_latencies_s: list[float] = []
+
+    def frame(self) -> None:
+        self.loop.idle()
+
+    def run_for(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self.frame()
+
+    def wait_for(self, predicate: Any, timeout_s: float) -> None:
+        end = time.perf_counter() + timeout_s
+        while not predicate():
+            if time.perf_counter() > end:
+                raise RuntimeError(f"not reached in {timeout_s} s: {self.app.snapshot.state}")
+            self.frame()
+
+    def tap(self, ref: str) -> None:
+        widget = self.app.find(ref)
+        assert widget is not None and not widget.disabled, ref
+        x, y = widget.to_window(*widget.center)
+        before = self.app.nav.current
+        start = time.perf_counter()
+        touch = self.touch_class(x, y)
+        touch.touch_down()
+        touch.touch_up()
+        self.frame()  # the frame that shows the result of the tap
+        if self.app.nav.current is not before:
+            self.tap_latencies_s.append(time.perf_counter() - start)
+
+    def walk_to_current(self) -> None:
+        app = self.app
+        self.tap("start_treatment")
+        self.tap("new_client")
+        while app.nav.current.name == "screening":
+            for item in app.screen.page_items:
+                self.tap(f"no_{item.id}")
+            self.tap("next")
+        for item in app.catalogue.caution_items:
+            self.tap(f"no_{item.id}")
+        self.tap("next")
+        self.tap("area_face")
+        self.tap("indication_pigmentation")
+        self.tap("active_0")
+        self.tap("start_program")
+        self.tap("next")
+        self.tap("confirm_active")
+        self.tap("placed")
+        assert app.nav.current.name == "current"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def loop_timing(controller: Any) -> dict[str, float] | None:
+    """The control loop's own cycle statistics, when it publishes them."""
+    for name in ("timing_stats", "cycle_stats", "timing"):
+        source = getattr(controller, name, None)
+        if source is None:
+            continue
+        stats = source() if callable(source) else source
+        return stats if isinstance(stats, dict) else vars(stats)
+    return None
+
+
+def main() -> None:
+    if "--startup-child" in sys.argv:
+        startup_child()
+        return
+    _prepare_environment()
+    startup = measure_startup_s()
+    bench = Bench()
+    bench.controller.start()
+    bench.app._run_prepare()
+    bench.app.on_start()
+    bench.run_for(1.0)
+    bench.walk_to_current()
+    bench.tap("slot_a")
+    from kiosk.control.snapshot import TreatmentState
+
+    bench.wait_for(lambda: bench.app.snapshot.state is TreatmentState.HOLD, timeout_s=90.0)
+    frames_before = bench.app.polls
+    from kivy.clock import Clock
+
+    counted = {"frames": 0}
+    window = bench.loop.window
+    window.bind(on_flip=lambda *_a: counted.__setitem__("frames", counted["frames"] + 1))
+    start = time.perf_counter()
+    bench.run_for(10.0)
+    elapsed = time.perf_counter() - start
+    fps = counted["frames"] / elapsed
+    polls_hz = (bench.app.polls - frames_before) / elapsed
+    memory_mb = rss_mb()
+    timing = loop_timing(bench.controller)
+    bench.app.dispatch("on_stop")
+    bench.run_for(0.5)
+    bench.controller.stop()
+    latencies_ms = sorted(1000 * t for t in bench.tap_latencies_s)
+    print("kiosk UI bench (wall clock, simulated board, this machine)")
+    print(f"  start-up to first screen      median {statistics.median(startup):.2f} s, "
+          f"max {max(startup):.2f} s over {len(startup)} runs   (target < 3 s)")
+    print(f"  tap to next screen            median {statistics.median(latencies_ms):.1f} ms, "
+          f"p95 {latencies_ms[int(0.95 * (len(latencies_ms) - 1))]:.1f} ms, "
+          f"max {latencies_ms[-1]:.1f} ms over {len(latencies_ms)} taps   (target < 100 ms)")
+    print(f"  current stage with live plot  {fps:.1f} fps (Kivy clock {Clock.get_fps():.1f}), "
+          f"snapshot polls {polls_hz:.1f} Hz   (target >= 30 fps)")
+    print(f"  resident memory               {memory_mb:.0f} MB   (target < 200 MB)")
+    if timing is None:
+        print("  control loop timing           (the controller publishes no cycle statistics)")
+    else:
+        print("  control loop with UI beside   " + ", ".join(
+            f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in timing.items()))
+
+
+if __name__ == "__main__":
+    main()
