@@ -7,7 +7,6 @@ board's truth and fault API (None on the Pi); only tests and the scenario runner
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -70,6 +69,13 @@ class Board:
         deinit = getattr(self.i2c, "deinit", None)
         if callable(deinit):
             steps.append(deinit)
-        for step in steps:
-            with contextlib.suppress(Exception):  # each step is independent; do them all
+        interrupted: BaseException | None = None
+        for step in steps:  # each step is independent: do them all, whatever fails
+            try:
                 step()
+            except Exception:  # a failed step must not skip the next ones
+                continue
+            except BaseException as error:  # e.g. the end of simulated time: finish first
+                interrupted = interrupted or error
+        if interrupted is not None:
+            raise interrupted
