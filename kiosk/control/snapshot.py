@@ -65,3 +65,14 @@ class Snapshot:
     last_decision: Reason | None  # the newest decision (ramp held, dose cap reached, ...)
     ui_heartbeat_age_s: float
     healthy: bool  # the loop runs on time and the board passed its self-test
+    # --- added by the control core (defaults keep older constructors working) ---
+    electrode_id: str | None = None  # catalogue electrode the caps were computed for
+    step: str = ""  # sub-step of contact check / closing: quiet, boost, polarity, output, test,
+    #                 ramp, drain, relay_open ("" when none)
+    stage_time_s: float = 0.0  # the chosen current-stage time (elapsed + remaining)
+    second_phase: bool = False  # the program's optional second phase is running
+    current_limit: str | None = None  # which cap sets current_cap_ma: firmware, area, program,
+    #                                   density, electrode or caution
+    contact_poor: bool = False  # load above twice its best value this stage: check electrodes
+    resumable: bool = False  # Resume would bring the current back (paused, or after an
+    #                          acknowledged fault of a session with time and dose left)
