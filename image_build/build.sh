@@ -81,13 +81,14 @@ pip_host download -q --require-hashes --no-deps --only-binary=:all: \
   --platform manylinux_2_36_aarch64 \
   -d "$work/wheels/aarch64" -r "$here/requirements-aarch64.txt"
 cp "$here/requirements-aarch64.txt" "$work/wheels/"
-pip_host download -q --require-hashes --no-deps --no-binary=:all: -d "$work/wheels/sdist" \
+pip_host download -q --require-hashes --no-deps --no-binary=:all: --no-build-isolation \
+  -d "$work/wheels/sdist" \
   -r "$here/requirements-sdist.txt"
 say "build wheels: sdists and the kiosk at $commit"
 for sdist in "$work/wheels/sdist"/*; do
-  pip_host wheel -q --no-deps --no-build-isolation --no-index -w "$work/wheels/built" "$sdist"
+  pip_host wheel -q --no-deps --no-build-isolation --use-pep517 --no-index -w "$work/wheels/built" "$sdist"
 done
-pip_host wheel -q --no-deps --no-build-isolation --no-index -w "$work/wheels/built" "$work/src"
+pip_host wheel -q --no-deps --no-build-isolation --use-pep517 --no-index -w "$work/wheels/built" "$work/src"
 export KIOSK_SRC="$work/src" KIOSK_WHEELS="$work/wheels" KIOSK_GIT_COMMIT="$commit"
 
 # --- the arm64 Debian root ----------------------------------------------------------------------
@@ -137,7 +138,7 @@ touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$work/root/boot/firmware" "
 export E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH"
 mib() { echo $(( $1 * 1024 * 1024 )); }
 root_used_kib="$(du -s --block-size=1K "$work/root" | cut -f1)"
-root_size_mib=$(( (root_used_kib * (100 + ROOT_SPARE_PCT) / 100 / 1024 + 64 + 15) / 16 * 16 ))
+root_size_mib=$(( (root_used_kib * (100 + ROOT_SPARE_PCT) / 100 / 1024 + 32 + 15) / 16 * 16 ))
 say "boot fs ${BOOT_SIZE_MIB} MiB (FAT32), root ${root_size_mib} MiB, data ${DATA_SIZE_MIB} MiB"
 
 truncate -s "$(mib "$BOOT_SIZE_MIB")" "$work/boot.fs"
@@ -149,11 +150,11 @@ mkfs.vfat -F 32 -n RASPIFIRM -i "$BOOT_VOLUME_ID" --invariant "$work/boot.fs" >/
   find . -type f | LC_ALL=C sort | while read -r f; do
     mcopy -m -i "$work/boot.fs" "$f" "::${f#.}"; done )
 
-make_ext4() {  # make_ext4 TREE IMAGE SIZE_MIB LABEL UUID SEED
-  local tree="$1" img="$2" size_mib="$3" label="$4" uuid="$5" seed="$6"
+make_ext4() {  # make_ext4 TREE IMAGE SIZE_MIB LABEL UUID SEED RESERVED_PCT
+  local tree="$1" img="$2" size_mib="$3" label="$4" uuid="$5" seed="$6" reserved_pct="$7"
   rm -f "$img"
   mkfs.ext4 -q -t ext4 -L "$label" -U "$uuid" -E "hash_seed=$seed,root_owner=0:0" \
-    -d "$tree" "$img" "${size_mib}M"
+    -m "$reserved_pct" -J size=16 -d "$tree" "$img" "${size_mib}M"
   # mke2fs -d copies each source file's atime and ctime: clamp them (and crtime) to the epoch.
   ( cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | while read -r p; do
       p="/${p#./}"
@@ -172,9 +173,10 @@ make_ext4() {  # make_ext4 TREE IMAGE SIZE_MIB LABEL UUID SEED
   e2fsck -fn "$img" >/dev/null || die "e2fsck found errors in $label"
 }
 say "root fs (ext4 from the tree)"
-make_ext4 "$work/root" "$work/root.fs" "$root_size_mib" KIOSKROOT "$ROOT_UUID" "$ROOT_HASH_SEED"
+# Read-only root: no blocks reserved for root (nobody writes there); the data partition keeps 5 %.
+make_ext4 "$work/root" "$work/root.fs" "$root_size_mib" KIOSKROOT "$ROOT_UUID" "$ROOT_HASH_SEED" 0
 say "data fs (ext4: records, journal, systemd state)"
-make_ext4 "$work/data" "$work/data.fs" "$DATA_SIZE_MIB" KIOSKDATA "$DATA_UUID" "$DATA_HASH_SEED"
+make_ext4 "$work/data" "$work/data.fs" "$DATA_SIZE_MIB" KIOSKDATA "$DATA_UUID" "$DATA_HASH_SEED" 5
 fsck.vfat -n "$work/boot.fs" >/dev/null || die "fsck.vfat found errors in the boot file system"
 
 # --- the disk: DOS label with a fixed id, partitions aligned to 4 MiB ---------------------------
