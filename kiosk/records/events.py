@@ -24,7 +24,7 @@ import json
 import math
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -156,17 +156,22 @@ def chain_hash(previous_hash: str, canonical: bytes) -> str:
 
 
 def append_events(conn: sqlite3.Connection, events: Sequence[StampedEvent],
-                  boot_id: str | None) -> int:
+                  boot_id: str | None, pause: Callable[[], None] | None = None,
+                  pause_every: int = 16) -> int:
     """Append ``events`` in order; returns the last sequence number (0 if the log is empty).
 
     Must run inside a write transaction (``BEGIN IMMEDIATE``) so that reading the head and
-    extending it cannot interleave with another connection doing the same.
+    extending it cannot interleave with another connection doing the same. ``pause`` is called
+    every ``pause_every`` rows: the writer thread passes ``time.sleep(0)`` there so that hashing
+    a large batch never holds the GIL for long against the control thread.
     """
     if not conn.in_transaction:
         raise RuntimeError("append_events needs an open write transaction")
     seq, previous = head(conn)
     rows = []
-    for event in events:
+    for index, event in enumerate(events):
+        if pause is not None and index and index % pause_every == 0:
+            pause()
         seq += 1
         previous = chain_hash(previous, canonical_row(seq, event, boot_id))
         rows.append((seq, event.wall_us, event.mono_us, event.code, event.severity,

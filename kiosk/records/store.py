@@ -29,7 +29,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -211,10 +211,12 @@ class RecordStore:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("COMMIT")
 
-    def append_events(self, events: Sequence[event_log.StampedEvent], durable: bool) -> int:
-        """Append in one transaction; returns the last sequence number."""
+    def append_events(self, events: Sequence[event_log.StampedEvent], durable: bool,
+                      pause: Callable[[], None] | None = None) -> int:
+        """Append in one transaction; returns the last sequence number (``pause``: see
+        :func:`kiosk.records.events.append_events`)."""
         with self.transaction(durable=durable) as conn:
-            return event_log.append_events(conn, events, self.boot_id)
+            return event_log.append_events(conn, events, self.boot_id, pause)
 
     def verify_chain(self, anchor: tuple[int, str] | None = None) -> event_log.ChainReport:
         """Check the event log's hash chain (service mode: "verify log")."""

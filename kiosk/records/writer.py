@@ -71,10 +71,16 @@ class _Waiter:
 class _Item:
     event: StampedEvent | None  # None: a flush barrier
     waiter: _Waiter | None = None
+    queued_s: float = field(default_factory=time.monotonic)  # batching age, not the log time
 
     @property
     def needs_durable_commit(self) -> bool:
         return self.waiter is not None or (self.event is not None and self.event.durable)
+
+
+def _yield_gil() -> None:
+    """Let a waiting thread (the control loop) take the GIL now, not after the switch interval."""
+    time.sleep(0)
 
 
 class _BoundedQueue:
@@ -89,13 +95,17 @@ class _BoundedQueue:
         self._cond = threading.Condition(threading.Lock())
         self._woken = False
 
-    def offer(self, item: _Item, safety: bool) -> bool:
+    def offer(self, item: _Item, safety: bool, wake_at: int) -> bool:
+        """Append unless full. The consumer is woken only for a safety item or once
+        ``wake_at`` items wait: waking a thread costs the producer a context switch or two,
+        which a routine event on the control thread should not pay."""
         with self._cond:
             limit = self._capacity if safety else self._routine_limit
             if len(self._items) >= limit:
                 return False
             self._items.append(item)
-            self._cond.notify()
+            if safety or len(self._items) >= wake_at:
+                self._cond.notify()
             return True
 
     def take(self, max_items: int, timeout_s: float) -> list[_Item]:
@@ -136,6 +146,7 @@ class RecordWriter:
         self._queue = _BoundedQueue(queue_capacity, safety_reserve)
         self._batch_max = batch_max_events
         self._batch_interval_s = batch_interval_s
+        self._wake_at = 1 if batch_interval_s <= 0 else batch_max_events
         self._retry_interval_s = retry_interval_s
         self._mono_now_s = mono_now_s
         self._wall_now_s = wall_now_s
@@ -282,7 +293,7 @@ class RecordWriter:
     # --- writer thread ----------------------------------------------------------------------
 
     def _offer(self, item: _Item, safety: bool) -> bool:
-        if self._accepting and self._queue.offer(item, safety):
+        if self._accepting and self._queue.offer(item, safety, self._wake_at):
             return True
         with self._lock:
             self._dropped_unreported += 1
@@ -321,10 +332,9 @@ class RecordWriter:
                 room = self._batch_max - len(pending)
                 if room > 0:
                     wait_s = self._wait_time(pending, oldest_pending_s, stopping)
-                    taken = self._queue.take(room, wait_s)
-                    if taken and not pending:
-                        oldest_pending_s = time.monotonic()
-                    pending.extend(taken)
+                    pending.extend(self._queue.take(room, wait_s))
+                    if pending:
+                        oldest_pending_s = pending[0].queued_s
                 due = (stopping or len(pending) >= self._batch_max
                        or any(item.needs_durable_commit for item in pending)
                        or (pending and time.monotonic() - oldest_pending_s
@@ -357,7 +367,8 @@ class RecordWriter:
         if stopping:
             return 0.0
         if not pending:
-            return 1.0  # idle: woken by the first post
+            # idle: routine posts do not wake us, so look again when a batch would be due
+            return self._batch_interval_s if self._batch_interval_s > 0 else 1.0
         return max(0.0, self._batch_interval_s - (time.monotonic() - oldest_pending_s))
 
     def _try_open(self) -> RecordStore | None:
@@ -395,7 +406,8 @@ class RecordWriter:
         durable = bool(notes) or any(item.needs_durable_commit for item in pending)
         try:
             if events or notes:
-                last_seq = store.append_events(events + notes, durable=durable)
+                last_seq = store.append_events(events + notes, durable=durable,
+                                               pause=_yield_gil)
                 self._wal_unsynced = not durable
             else:
                 last_seq = self.last_committed_seq
