@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from kiosk.hal.dac import FAST_WRITE_POWER_DOWN_1K, DacStatus
@@ -42,6 +43,25 @@ class SafeStopWiring:
     output_relay_pin: int = 27
     boost_enable_pin: int = 16
     polarity_relay_pin: int = 22
+
+
+def wiring_from_config(path: Path | None) -> tuple[SafeStopWiring, str]:
+    """The wiring named in the board configuration, or hardware.md's defaults when the file
+    cannot be read: a broken configuration must not stop the stop. Returns (wiring, note)."""
+    try:
+        from kiosk.hal.config import load_board_config
+
+        config = load_board_config(path)
+    except Exception as error:  # ConfigError, a missing file, a broken package: use defaults
+        return SafeStopWiring(), f"board configuration unusable ({error}); hardware.md defaults"
+    wiring = SafeStopWiring(
+        i2c_bus=config.i2c.bus,
+        dac_address=config.i2c.dac_address,
+        output_relay_pin=config.gpio.k1_output_en,
+        boost_enable_pin=config.gpio.boost_en,
+        polarity_relay_pin=config.gpio.k2_polarity,
+    )
+    return wiring, f"wiring from {config.source}"
 
 
 @dataclass(frozen=True)
@@ -190,6 +210,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m kiosk.safe_stop",
         description="Force the output stage safe (K1 open, boost off, K2 released, DAC 0).")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="board configuration (TOML), as given to the kiosk")
     parser.add_argument("--reason", default="",
                         help="why the stop runs (systemd passes $SERVICE_RESULT and exit codes)")
     parser.add_argument("--fault-screen", action="store_true",
@@ -199,9 +221,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    report = force_safe_state(SafeStopWiring(), pin_factory=None, open_dac_bus=LinuxI2C)
+    wiring, wiring_note = wiring_from_config(args.config)
+    report = force_safe_state(wiring, pin_factory=None, open_dac_bus=LinuxI2C)
     log = sys.stderr
-    print(f"safe_stop: reason {args.reason or 'not given'}", file=log)
+    print(f"safe_stop: reason {args.reason or 'not given'}; {wiring_note}", file=log)
     for line in report.lines():
         print(line, file=log)
     if args.fault_screen:

@@ -19,6 +19,7 @@ from kiosk.safe_stop import (
     StepResult,
     fault_screen_text,
     force_safe_state,
+    wiring_from_config,
 )
 
 WIRING = SafeStopWiring()
@@ -137,3 +138,25 @@ def test_fault_screen_tells_the_operator_the_output_is_off_only_when_it_is():
     assert "could NOT be confirmed off" in unsafe_text
     assert "switch the device off at the mains" in unsafe_text
     assert "kiosk.service-start-limit" in safe_text and "SERVICE REQUIRED" in safe_text
+
+
+def test_wiring_comes_from_the_board_configuration(tmp_path):
+    board_toml = tmp_path / "board.toml"
+    board_toml.write_text("[gpio]\nk1_output_en = 26\n\n[i2c]\ndac_address = 0x63\n")
+
+    wiring, note = wiring_from_config(board_toml)
+
+    assert wiring.output_relay_pin == 26
+    assert wiring.dac_address == 0x63
+    assert wiring.boost_enable_pin == SafeStopWiring().boost_enable_pin
+    assert str(board_toml) in note
+
+
+def test_an_unreadable_configuration_falls_back_to_the_hardware_defaults(tmp_path):
+    board_toml = tmp_path / "board.toml"
+    board_toml.write_text("[gpio]\nk1_output_en = 99\n")  # out of range: ConfigError
+
+    wiring, note = wiring_from_config(board_toml)
+
+    assert wiring == SafeStopWiring()
+    assert "hardware.md defaults" in note
