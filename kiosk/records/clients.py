@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.records.errors import RecordNotFoundError
+from kiosk.records.errors import RecordNotFoundError, StorageError
 from kiosk.records.events import LogEvent, append_events, stamp
 from kiosk.records.store import RecordStore
 
@@ -166,7 +166,10 @@ class ClientRegistry:
                             details={"sessions_anonymised": sessions}, durable=True)
             append_events(conn, [stamp(note, self._mono_now_s(), self._wall_now_s())],
                           self._store.boot_id)
-        purged = self._store.checkpoint()
+        try:
+            purged = self._store.checkpoint()
+        except StorageError:
+            purged = False  # the erasure itself is committed; old pages go at a later checkpoint
         return ErasureReport(sessions, answers, sensations, purged)
 
 

@@ -252,7 +252,7 @@ class RecordStore:
     def _record_opening(self, applied: list[int], version_before: int) -> None:
         """Start or continue the log with how the file came to be: a replaced database shows."""
         notes: list[event_log.LogEvent] = []
-        if self.created or version_before == 0:
+        if 1 in applied:  # this open built the schema (another process may race to it)
             notes.append(event_log.LogEvent(
                 "records.database_created", "A new records database was created.",
                 details={"path": str(self.path), "schema_version": LATEST_VERSION},

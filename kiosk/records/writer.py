@@ -288,7 +288,7 @@ class RecordWriter:
             thread.join(timeout_s)
             if thread.is_alive():
                 return False
-        return len(self._queue) == 0 and self._storage_working
+        return len(self._queue) == 0 and self.storage_working
 
     # --- writer thread ----------------------------------------------------------------------
 
