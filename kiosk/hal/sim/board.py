@@ -128,7 +128,8 @@ class SimBoard:
             g.k1_output_en: "k1", g.k2_polarity: "k2", g.boost_en: "boost_en",
             g.wdt_heartbeat: "heartbeat", g.hw_trip_reset: "trip_reset"}
         outputs = set(self._drives) | {g.status_led, g.buzzer}
-        self.pin_factory = SimPinFactory(clock, external_pull_downs=outputs)
+        self.pin_factory = SimPinFactory(clock, external_pull_downs=outputs,
+                                         external_pull_ups={g.ads_alert_rdy, g.estop_loop})
         self.pin_factory.drive(g.estop_loop, False)  # loop intact: shorted to GND
         self.pin_factory.drive(g.hw_trip_n, True)  # latch clear at power-up
         self.pin_factory.drive(g.ads_alert_rdy, None)  # open drain, released
@@ -259,7 +260,8 @@ class SimBoard:
         return inputs
 
     def _on_alert_change(self, pin_low: bool, time_s: float) -> None:
-        self.pin_factory.drive(self.config.gpio.ads_alert_rdy, False if pin_low else None)
+        self.pin_factory.drive(self.config.gpio.ads_alert_rdy, False if pin_low else None,
+                               time_s)
 
     def _on_pin_change(self, bcm: int, level: bool, time_s: float) -> None:
         signal = self._drives.get(bcm)
@@ -275,10 +277,8 @@ class SimBoard:
             next_event = self.frontend.next_event_s()
         g = self.config.gpio
         for change in changes:
-            if change.signal == "estop_loop":
-                self.pin_factory.drive(g.estop_loop, change.level)
-            else:
-                self.pin_factory.drive(g.hw_trip_n, change.level)
+            bcm = g.estop_loop if change.signal == "estop_loop" else g.hw_trip_n
+            self.pin_factory.drive(bcm, change.level, change.time_s)
         if next_event is not None:
             self._request_wake(next_event)
 

@@ -12,7 +12,8 @@ their pull puts them. Here:
   as ``MockPin.drive_high/low`` do, so ``when_activated`` / ``when_deactivated`` callbacks run;
 - outputs that the board pulls down externally (hardware.md 7: every output that can energise
   something) fall low when gpiozero releases them (``close()`` turns a pin back into a floating
-  input): a closed device must leave K1 released, as on the real board.
+  input): a closed device must leave K1 released, as on the real board; lines with an external
+  pull-up (ALERT/RDY, the E-stop loop) read high when nothing drives them.
 
 Devices get this factory through ``pin_factory=``; the global ``Device.pin_factory`` is never
 touched.
@@ -49,6 +50,7 @@ class SimPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
     def __init__(self, factory: SimPinFactory, info: Any) -> None:
         self._sim: SimPinFactory = factory
         self._bcm = int(info.name[4:])
+        self._edge_time_s: float | None = None  # when the model reports an edge late
         super().__init__(factory, info)
         self._state = self._resting_level()
         self.clear_states()
@@ -66,6 +68,8 @@ class SimPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
         if self._state == value:
             return False
         now_s = self._sim.clock.now_s()
+        if self._edge_time_s is not None:
+            now_s = max(min(self._edge_time_s, now_s), self._last_change)
         self._state = value
         self.states.append(PinState(now_s - self._last_change, value))
         self._last_change = now_s
@@ -93,25 +97,32 @@ class SimPin(MockPin):  # type: ignore[misc]  # gpiozero is untyped
             return False
         if self._bcm in self._sim.external_pull_downs:
             return False
+        if self._bcm in self._sim.external_pull_ups:
+            return True
         return bool(self._state)  # floating: stays where it was
 
-    def _settle_input(self) -> None:
+    def _settle_input(self, edge_time_s: float | None = None) -> None:
         if self._function != "input":
             return
-        if self._resting_level():
-            self.drive_high()
-        else:
-            self.drive_low()
+        self._edge_time_s = edge_time_s
+        try:
+            if self._resting_level():
+                self.drive_high()
+            else:
+                self.drive_low()
+        finally:
+            self._edge_time_s = None
 
 
 class SimPinFactory(MockFactory):  # type: ignore[misc]  # gpiozero is untyped
     """A MockFactory on the board clock with model-driven inputs and a pin-change history."""
 
     def __init__(self, clock: Clock, *, external_pull_downs: Iterable[int] = (),
-                 revision: str = PI4_REVISION) -> None:
-        super().__init__(revision=revision, pin_class=SimPin)
+                 external_pull_ups: Iterable[int] = (), revision: str = PI4_REVISION) -> None:
         self.clock = clock
         self.external_pull_downs = frozenset(external_pull_downs)
+        self.external_pull_ups = frozenset(external_pull_ups)
+        super().__init__(revision=revision, pin_class=SimPin)
         self.history: deque[PinEvent] = deque(maxlen=HISTORY_LENGTH)
         self._forced: dict[int, bool | None] = {}
         self._listeners: list[PinListener] = []
@@ -126,11 +137,15 @@ class SimPinFactory(MockFactory):  # type: ignore[misc]  # gpiozero is untyped
     def forced_level(self, bcm: int) -> bool | None:
         return self._forced.get(bcm)
 
-    def drive(self, bcm: int, level: bool | None) -> None:
-        """The board drives input ``bcm`` to ``level`` (None: released to its pull)."""
+    def drive(self, bcm: int, level: bool | None, at_s: float | None = None) -> None:
+        """The board drives input ``bcm`` to ``level`` (None: released to its pull).
+
+        ``at_s``: when the edge physically happened, if the model reports it after the fact
+        (lazy evaluation); the history and gpiozero's event ticks carry that time.
+        """
         self._forced[bcm] = level
         pin: SimPin = self.pin(bcm)
-        pin._settle_input()
+        pin._settle_input(at_s)
 
     def level(self, bcm: int) -> bool:
         """Electrical level of the line now (output or input)."""

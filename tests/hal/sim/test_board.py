@@ -384,3 +384,24 @@ def test_same_seed_reproduces_the_same_adc_readings(session: Callable[..., Sessi
         readings.append([s.board.adc.read_current_ma() for _ in range(5)])
     assert readings[0] == readings[1]
     assert readings[0] != readings[2]
+
+
+def test_alert_rdy_line_follows_the_adc_conversion_ready_signal(
+        session: Callable[..., Session]) -> None:
+    """GPIO25 is reserved (the driver polls OS), but the line is wired: in conversion-ready
+    mode it is released while converting and pulled low when the result is ready."""
+    s = session()
+    i2c, address, bcm = s.board.i2c, s.board.config.i2c.adc_address, 25
+    assert s.sim.pin_factory.level(bcm)  # comparator off: open drain released, pulled up
+    i2c.writeto(address, bytes([0x02, 0x00, 0x00]))  # Lo_thresh MSB 0
+    i2c.writeto(address, bytes([0x03, 0x80, 0x00]))  # Hi_thresh MSB 1: ready mode
+    i2c.writeto(address, bytes([0x01, 0x45, 0xE0]))  # AIN0, single-shot idle, COMP_QUE 00
+    assert not s.sim.pin_factory.level(bcm)  # idle: result "ready"
+    start_s = s.clock.now_s()
+    i2c.writeto(address, bytes([0x01, 0xC5, 0xE0]))  # OS = 1: convert
+    s.clock.sleep_s(0.005)
+    i2c.writeto(address, bytes([0x01]))  # the chip model catches up at its next transaction
+    edges = [(e.time_s - start_s, e.level) for e in s.sim.pin_factory.history
+             if e.bcm == bcm and e.time_s > start_s]
+    assert [level for _, level in edges] == [True, False]
+    assert edges[1][0] - edges[0][0] == pytest.approx(1 / 860, rel=0.1)  # stamped when due
