@@ -43,6 +43,7 @@ class Rig:
     stale: bool = False  # readings stop updating (sample time frozen)
     readback_offset_ma: float = 0.0  # DAC readback disagrees by this
     dac_gain: float = 1.0  # delivered / commanded, on top of the plant gain
+    polarity_readback_inverted: bool = False  # K2 reads back the other way (wiring fault)
     auto_heartbeat: bool = True
     actuation: Actuation = field(
         default_factory=lambda: Actuation(0.0, False, False, False, False, False))
@@ -76,7 +77,8 @@ class Rig:
                             electrode_v=self.plant.electrode_v, estop_intact=self.estop_intact,
                             hw_trip_ok=self.hw_trip_ok, boost_v=boost,
                             setpoint_readback_ma=readback,
-                            polarity_reversed_readback=self.actuation.polarity_reversed)
+                            polarity_reversed_readback=self.actuation.polarity_reversed
+                            != self.polarity_readback_inverted)
 
     def tick(self, commands: Sequence[Command] = ()) -> CycleResult:
         if self.auto_heartbeat and not commands:
@@ -133,3 +135,19 @@ class Rig:
 
     def codes(self) -> list[str]:
         return [e.code for e in self.events()]
+
+
+@dataclass(frozen=True)
+class FaultOutcome:
+    """What an injected fault led to, timed on the virtual clock from the injection."""
+
+    result: CycleResult  # the cycle that latched the fault
+    detect_s: float  # injection -> the cycle whose actuation was the safe state
+
+
+def inject_during_hold(rig: Rig, inject: object, limit_s: float = 5.0) -> FaultOutcome:
+    """Call ``inject(rig)`` now and tick until the fault latches."""
+    onset = rig.now_s
+    inject(rig)  # type: ignore[operator]
+    result = rig.run_until(lambda r: r.snapshot.fault is not None, limit_s)
+    return FaultOutcome(result, round(result.snapshot.time_s - onset, 6))
