@@ -150,15 +150,19 @@ class ShutdownPath:
 
     # ------------------------------------------------------------------ triggers
 
-    def trip(self, reason: Reason, source: str, *, stop_heartbeat: bool = False) -> ShutdownRun:
+    def trip(self, reason: Reason, source: str, *, stop_heartbeat: bool = False,
+             latched: bool = False) -> ShutdownRun:
         """Latch ``reason`` and run every step to the safe state. Any thread, any time.
 
         ``stop_heartbeat`` also parks the heartbeat line (the supervisor's trip: the control
         thread is not trusted to stop toggling it), so the hardware monostable drops K1 too.
+        ``latched``: the core has latched this fault itself (it detected it); the steps run and
+        the trip is recorded, but nothing is handed to the core again.
         """
         request = TripRequest(reason, source, self._clock.now_s())
         with self._lock:  # visible before any hardware step: the control thread sees it
-            self._pending.append(request)
+            if not latched:
+                self._pending.append(request)
             self._history.append(request)
             self._trip_count += 1
             if stop_heartbeat:
