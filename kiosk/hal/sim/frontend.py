@@ -45,6 +45,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, NamedTuple
 
 from kiosk.hal.sim.lti import AffineOutput, LinearSolution, Trajectory, first_order
@@ -94,30 +95,30 @@ class FrontEndParams:
     heartbeat_timeout_s: float = 0.100
     dac_zero_threshold_v: float = 0.001  # trip reset accepts "DAC = 0" below this
 
-    @property
+    @cached_property
     def vset_ratio(self) -> float:
         return self.vset_divider_bottom_ohm / (self.vset_divider_top_ohm
                                                + self.vset_divider_bottom_ohm)
 
-    @property
+    @cached_property
     def divider_bottom_effective_ohm(self) -> float:
         return _parallel(self.vout_divider_bottom_ohm, self.adc_input_impedance_ohm)
 
-    @property
+    @cached_property
     def vout_ratio(self) -> float:
         """What AIN1/AIN2 really see per volt (ADC loading included when modelled)."""
         bottom = self.divider_bottom_effective_ohm
         return bottom / (self.vout_divider_top_ohm + bottom)
 
-    @property
+    @cached_property
     def node_to_ground_ohm(self) -> float:
         return self.vout_divider_top_ohm + self.divider_bottom_effective_ohm
 
-    @property
+    @cached_property
     def shunt_filter_tau_s(self) -> float:
         return self.shunt_filter_ohm * self.shunt_filter_nf * 1e-9
 
-    @property
+    @cached_property
     def boost_fall_tau_s(self) -> float:
         bleed = _parallel(self.boost_bleeder_ohm, self.node_to_ground_ohm)
         return bleed * self.boost_capacitance_uf * 1e-6
@@ -218,6 +219,7 @@ class FrontEnd:
         self._dac_zero_times: list[float] = [start_s]
         self._dac_zero_states: list[bool] = [dac_output_v <= self.params.dac_zero_threshold_v]
         self._input_changes: list[InputChange] = []
+        self._circuit_cache: tuple[float, _Circuit] | None = None
 
     # ------------------------------------------------------------------ inputs
     def set_dac_output_v(self, t_s: float, volts: float) -> None:
@@ -414,6 +416,14 @@ class FrontEnd:
         return edge is not None and t_s < edge + self.params.heartbeat_timeout_s
 
     def _circuit(self) -> _Circuit:
+        """The network in force now. Cached between settles: every input change, every
+        sub-step and every fault ends in ``_settle``, which rebuilds it."""
+        cached = self._circuit_cache
+        if cached is not None and cached[0] == self._t:
+            return cached[1]
+        return self._build_circuit()
+
+    def _build_circuit(self) -> _Circuit:
         p = self.params
         elements = self.skin.elements(self._t)
         sign = -1.0 if self._contacts["k2"] else 1.0
@@ -551,7 +561,8 @@ class FrontEnd:
         self._rederive_regime()
 
     def _rederive_regime(self) -> None:
-        circuit = self._circuit()
+        circuit = self._build_circuit()
+        self._circuit_cache = (self._t, circuit)
         g_node = 1.0 / self.params.node_to_ground_ohm
         vc = circuit.sign * self.skin.vcp_ab_v
         if self._runaway:
