@@ -193,7 +193,7 @@ def flood(writer: RecordWriter, stop: threading.Event, accepted: list[int]) -> N
 
 def bench_loop(folder: Path, seconds: float) -> None:
     print(f"3. STAND-IN 10 ms loop ({seconds:.0f} s each; re-point at the real ControlLoop)")
-    for case in ("writer idle", "loop itself posts 100 events/cycle",
+    for case in ("writer idle", "loop itself posts 10 events/cycle",
                  "another thread floods the writer"):
         writer = RecordWriter(folder / f"loop-{len(case)}.sqlite3", queue_capacity=4096)
         writer.start()
@@ -204,7 +204,7 @@ def bench_loop(folder: Path, seconds: float) -> None:
         if case.startswith("another"):
             flooder.start()
         loop = StandInControlLoop(0.010, writer.post,
-                                  events_per_cycle=100 if case.startswith("loop") else 0)
+                                  events_per_cycle=10 if case.startswith("loop") else 0)
         loop.run(seconds)
         stop.set()
         if flooder.is_alive():

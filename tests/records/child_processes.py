@@ -33,11 +33,12 @@ def write_until_the_disk_refuses(db_path: Path) -> None:
     except StorageError as exc:
         print(f"store {type(exc).__name__} {exc.code}", flush=True)
     store.close()
-    writer = RecordWriter(db_path, retry_interval_s=0.05)
+    # a queue too large to fill: the one fault here is the disk refusing writes
+    writer = RecordWriter(db_path, retry_interval_s=0.05, queue_capacity=200_000)
     writer.start()
     for i in range(100_000):
         writer.post(LogEvent("test.fill", "filling the disk", details={"i": i, "pad": "y" * 200}))
-        if not writer.healthy:
+        if not writer.storage_working:
             break
         if i % 100 == 0:
             time.sleep(0.001)
