@@ -4,8 +4,9 @@ How a safety event becomes durable without blocking the control loop
 --------------------------------------------------------------------
 The control thread (10 ms period) and the shutdown path only call :meth:`RecordWriter.post`, which
 stamps the event and appends it to an in-memory bounded queue: no disk, no SQLite, no waiting
-(a lock held for a few instructions at most). The writer thread takes events off the queue in
-order and commits them:
+(a lock held for a few instructions at most), and for routine events not even a thread wake-up
+(the writer looks at the queue every ``batch_interval_s``; only a safety event or a full batch
+wakes it). The writer thread takes events off the queue in order and commits them:
 
 - a safety event (``LogEvent.is_safety_event``: any ``high`` severity fault, and events marked
   ``durable``: acknowledgements, calibration and limit changes) is committed at once, together
