@@ -82,6 +82,8 @@ the action is applied a little after the cycle time that decided it."""
 HW_TRIP_RESET_GRACE_S = 0.2
 DOSE_PROJECTION_MARGIN = 1.03
 """The ramp-down's dose is projected 3 % high, so the ramp-down ends at, not past, the cap."""
+MIN_REMAINING_DOSE_MA_MIN = lim.MIN_TARGET_MA * lim.RAMP_MIN_DURATION_S / 60.0
+"""A 30 s ramp up and down at 0.05 mA: less dose left than this is no treatment."""
 CONTACT_POOR_FACTOR = 2.0
 CONTACT_POOR_CLEAR_FACTOR = 1.5
 
@@ -422,12 +424,14 @@ class ControlCore:
         self._begin_contact_check(now_s, events, resuming=False)
 
     def _exhausted(self, session: _Session, program: ResolvedProgram) -> Reason | None:
+        """Refuse a start or resume with too little dose or time left for even one ramp up
+        and down at the smallest current (the stage time counts across the session)."""
         dose = session.area_dose_ma_min.get(program.area, 0.0)
-        remaining = self._remaining_dose(session, program)
-        if remaining <= 0.0:
+        if self._remaining_dose(session, program) < MIN_REMAINING_DOSE_MA_MIN:
             return make(Code.DOSE_CAP_ALREADY_REACHED, dose_ma_min=dose,
                         cap_ma_min=program.dose_cap_ma_min)
-        if session.elapsed_s.get(program.program_id, 0.0) >= program.stage_time_s - 1e-9:
+        elapsed = session.elapsed_s.get(program.program_id, 0.0)
+        if program.stage_time_s - elapsed < lim.MIN_STAGE_TIME_S:
             return make(Code.STAGE_TIME_USED_UP, program_id=program.program_id)
         return None
 
