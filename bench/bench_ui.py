@@ -151,15 +151,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def loop_timing(controller: Any) -> dict[str, float] | None:
-    """The control loop's own cycle statistics, when it publishes them."""
-    for name in ("timing_stats", "cycle_stats", "timing"):
-        source = getattr(controller, name, None)
-        if source is None:
-            continue
-        stats = source() if callable(source) else source
-        return stats if isinstance(stats, dict) else vars(stats)
-    return None
+def loop_timing(controller: Any) -> dict[str, float | int]:
+    """The control loop's own cycle statistics (periods and lateness of its last cycles)."""
+    return dict(controller.stats.summary())
 
 
 def main() -> None:
@@ -193,7 +187,7 @@ def main() -> None:
     timing = loop_timing(bench.controller)
     bench.app.dispatch("on_stop")
     bench.run_for(0.5)
-    bench.controller.stop()
+    bench.controller.close()
     latencies_ms = sorted(1000 * t for t in bench.tap_latencies_s)
     print("kiosk UI bench (wall clock, simulated board, this machine)")
     print(f"  start-up to first screen      median {statistics.median(startup):.2f} s, "
@@ -204,12 +198,11 @@ def main() -> None:
     print(f"  current stage with live plot  {fps:.1f} fps (Kivy clock {Clock.get_fps():.1f}), "
           f"snapshot polls {polls_hz:.1f} Hz   (target >= 30 fps)")
     print(f"  resident memory               {memory_mb:.0f} MB   (target < 200 MB)")
-    if timing is None:
-        print("  control loop timing           (the controller publishes no cycle statistics)")
-    else:
-        print("  control loop with UI beside   " + ", ".join(
-            f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
-            for key, value in timing.items()))
+    jitter_ms = max(timing["period_ms_p99"] - 10.0, 10.0 - timing["period_ms_p50"])
+    print(f"  control loop with UI beside   period p50 {timing['period_ms_p50']:.2f} ms, "
+          f"p99 {timing['period_ms_p99']:.2f} ms, max {timing['period_ms_max']:.2f} ms; "
+          f"lateness p99 {timing['lateness_ms_p99']:.2f} ms; p99 jitter {jitter_ms:.2f} ms; "
+          f"overruns {timing['overruns']} in {timing['cycles']} cycles")
 
 
 if __name__ == "__main__":

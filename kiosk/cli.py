@@ -67,9 +67,9 @@ def state_dir_for(args: argparse.Namespace) -> Path:
 
 def fault_injector(controller: Any) -> Any:
     """The simulated board's ``inject(name, **params)`` through the controller, or None."""
-    board = getattr(controller, "board", None)
-    sim = getattr(board, "sim", None)
-    return getattr(sim, "inject", None)
+    if getattr(getattr(controller, "board", None), "sim", None) is None:
+        return None
+    return controller.inject
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,13 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         app = KioskApp(controller=controller, catalogue=load_catalogue(),
                        records_view=records_view,
                        inject=fault_injector(controller) if args.sim else None,
+                       fault_names=getattr(controller, "fault_names", ()),
                        language=args.language,
                        service_pin=os.environ.get("KIOSK_SERVICE_PIN", DEFAULT_SERVICE_PIN),
                        contact_thresholds_kohm=thresholds)
         signal.signal(signal.SIGTERM, lambda *_a: app.stop())
         app.run()
     finally:
-        controller.stop()
+        controller.close()  # stops the loop (current to zero, relay open), writer, board
         if isinstance(records_view, RecordsView):
             records_view.close_store()
     return 0

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.scrollview import ScrollView
 
 from kiosk.i18n import _
 from kiosk.screens import theme
@@ -26,10 +25,10 @@ DEFAULT_FAULTS = ("contact_loss", "contact_restore", "partial_contact", "estop_p
 
 
 class DevPanel(Panel):
-    """A column of fault buttons on the left; the screen's right side (STOP) stays visible."""
+    """Fault buttons on the left; the screen's right side (STOP) stays visible and usable."""
 
     def __init__(self, app: KioskApp) -> None:
-        super().__init__(orientation="vertical", size_hint=(None, None), width=300,
+        super().__init__(orientation="vertical", size_hint=(None, None), width=530,
                          height=480 - theme.TITLE_BAR_HEIGHT_PX, pos=(0, 0), padding=8,
                          spacing=6)
         self.app = app
@@ -39,17 +38,14 @@ class DevPanel(Panel):
         self.last = FitLabel(text="", ref="dev_last", color=theme.TEXT_DIM,
                              max_font_px=theme.SMALL_PX, size_hint_y=None, height=30)
         self.add_widget(self.last)
-        grid = GridLayout(cols=1, spacing=6, size_hint_y=None)
-        grid.bind(minimum_height=grid.setter("height"))
+        grid = GridLayout(cols=3, spacing=6)  # every fault in view: no scrolling, no swipe
         for name in app.fault_names or DEFAULT_FAULTS:
-            grid.add_widget(KButton(text=name, ref=f"inject_{name}", height=52,
-                                    font_size=theme.SMALL_PX + 1,
+            grid.add_widget(KButton(text=name, ref=f"inject_{name}", height=50,
+                                    font_size=theme.SMALL_PX,
                                     on_tap=lambda name=name: self.inject(name)))
-        scroll = ScrollView(do_scroll_x=False, bar_width=10)
-        scroll.add_widget(grid)
-        self.add_widget(scroll)
-        close_row = BoxLayout(size_hint_y=None, height=theme.PRIMARY_HEIGHT_PX)
-        close_row.add_widget(KButton(text=_("Close"), ref="dev_close",
+        self.add_widget(grid)
+        close_row = BoxLayout(size_hint_y=None, height=56)
+        close_row.add_widget(KButton(text=_("Close"), ref="dev_close", height=54,
                                      on_tap=app.toggle_dev_panel))
         self.add_widget(close_row)
 

@@ -206,7 +206,7 @@ def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0) -> KioskDrive
                                     writer=getattr(controller, "writer", None))
     app = KioskApp(controller=controller, catalogue=load_catalogue(),
                    records_view=records_view, inject=fault_injector(controller),
-                   autopoll=False, language="en")
+                   fault_names=controller.fault_names, autopoll=False, language="en")
     app._run_prepare()  # what App.run() does before its loop: build, add to window, on_start
     driver = KioskDriver(app, controller, shots_dir)
     driver.advance(0.5)  # start-up: the self-test runs, the first snapshots arrive

@@ -81,8 +81,8 @@ def test_happy_path_reaches_a_saved_summary(kiosk: Any) -> None:
     k.screenshot("02_client")
     k.tap("back")
     assert k.screen == "home"
-    walk_to_current_screen(k, time_taps=3, shots=True)  # 4 min lowered to 1 min
-    assert k.text("remaining") == "Remaining 1:00 min"
+    walk_to_current_screen(k, time_taps=2, shots=True)  # 4 min lowered to 2 min
+    assert k.text("remaining") == "Remaining 2:00 min"
     k.tap("slot_a")  # check contact and start
     k.advance_until(lambda s: s.state is TreatmentState.RAMP_UP, timeout_s=5.0)
     assert k.text("state_word") == "Ramping up"
@@ -98,7 +98,7 @@ def test_happy_path_reaches_a_saved_summary(kiosk: Any) -> None:
     k.advance_until(lambda s: s.state is TreatmentState.DONE, timeout_s=150.0)
     done = k.app.snapshot
     assert not done.output_enabled and done.measured_ma < 0.01
-    assert done.elapsed_s == pytest.approx(60.0, abs=1.0)
+    assert done.elapsed_s == pytest.approx(120.0, abs=1.0)
     assert k.text("slot_a") == "Next: tonic lotion"
     k.tap("slot_a")
     assert k.screen == "tonic"
@@ -109,7 +109,7 @@ def test_happy_path_reaches_a_saved_summary(kiosk: Any) -> None:
     k.tap("next")
     assert k.screen == "summary"
     assert k.text("summary_dose").startswith(f"Delivered dose: {done.dose_ma_min:.1f} mA·min")
-    assert k.text("summary_duration") == "Current-stage time: 1:00 min"
+    assert k.text("summary_duration") == "Current-stage time: 2:00 min"
     assert not k.enabled("save")  # the client's sensation first
     k.tap("sensation_tingling")
     k.screenshot("15_summary")
