@@ -107,12 +107,12 @@ class Bench:
         end = time.perf_counter() + timeout_s
         while not predicate():
             if time.perf_counter() > end:
-                raise RuntimeError(f"not reached in {timeout_s} s: {self.app.snapshot.state}")
+                raise RuntimeError(f"not reached in {timeout_s} s: {self.app.snapshot}")
             self.frame()
 
     def tap(self, ref: str) -> None:
         widget = self.app.find(ref)
-        assert widget is not None and not widget.disabled, ref
+        assert widget is not None and not widget.disabled, (ref, self.app.snapshot)
         x, y = widget.to_window(*widget.center)
         before = self.app.nav.current
         start = time.perf_counter()
@@ -144,11 +144,45 @@ class Bench:
         assert app.nav.current.name == "current"
 
 
+    def reach_hold(self, attempts: int = 4) -> list[str]:
+        """Start the current and wait for the hold; a fault is acknowledged and the start
+        repeated (a fresh ramp), and its code returned: the bench reports it, never hides it."""
+        from kiosk.control.snapshot import TreatmentState
+
+        faults: list[str] = []
+        for _ in range(attempts):
+            self.tap("slot_a")
+            self.wait_for(lambda: self.app.snapshot.state in (TreatmentState.HOLD,
+                                                              TreatmentState.FAULT), 120.0)
+            fault = self.app.snapshot.fault
+            if fault is None:
+                return faults
+            faults.append(fault.code)
+            self.run_for(2.0)
+            self.tap("acknowledge")
+            self.wait_for(lambda: self.app.snapshot.fault is None, 5.0)
+            self.run_for(0.5)
+        raise RuntimeError(f"no hold after {attempts} attempts: {faults}")
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def bare_window_rss_mb() -> float:
+    """RSS of a process that only opens an 800x480 Kivy window (GL driver, SDL, fonts)."""
+    code = ("import os;os.environ.setdefault('KIVY_NO_ARGS','1');"
+            "from kivy.config import Config;Config.set('graphics','width','800');"
+            "Config.set('graphics','height','480');from kivy.base import EventLoop;"
+            "from kivy.core.window import Window;from kivy.uix.label import Label;"
+            "Window.add_widget(Label(text='x'));[EventLoop.idle() for _ in range(3)];"
+            "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False).stdout.split()
+    return int(out[-1]) / 1024.0 if out else float("nan")
 
 
 def loop_timing(controller: Any) -> dict[str, float | int]:
@@ -162,19 +196,17 @@ def main() -> None:
         return
     _prepare_environment()
     startup = measure_startup_s()
+    from kiosk.cli import share_the_gil_with_the_control_thread
+
+    share_the_gil_with_the_control_thread()
     bench = Bench()
+    bench.app._run_prepare()  # as kiosk.cli: window and first screen before the control thread
+    bench.frame()
     bench.controller.start()
-    bench.app._run_prepare()
-    bench.app.on_start()
     bench.run_for(1.0)
     bench.walk_to_current()
-    bench.tap("slot_a")
-    from kiosk.control.snapshot import TreatmentState
-
-    bench.wait_for(lambda: bench.app.snapshot.state is TreatmentState.HOLD, timeout_s=90.0)
+    faults = bench.reach_hold()
     frames_before = bench.app.polls
-    from kivy.clock import Clock
-
     counted = {"frames": 0}
     window = bench.loop.window
     window.bind(on_flip=lambda *_a: counted.__setitem__("frames", counted["frames"] + 1))
@@ -183,8 +215,17 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     fps = counted["frames"] / elapsed
     polls_hz = (bench.app.polls - frames_before) / elapsed
+    counted["frames"] = 0  # now ask for a redraw on every pass: what the renderer can do
+    start = time.perf_counter()
+    end = start + 5.0
+    while time.perf_counter() < end:
+        window.canvas.ask_update()
+        bench.frame()
+    capacity_fps = counted["frames"] / (time.perf_counter() - start)
     memory_mb = rss_mb()
     timing = loop_timing(bench.controller)
+    if bench.app.snapshot.fault is not None:
+        faults.append(bench.app.snapshot.fault.code)
     bench.app.dispatch("on_stop")
     bench.run_for(0.5)
     bench.controller.close()
@@ -195,9 +236,12 @@ def main() -> None:
     print(f"  tap to next screen            median {statistics.median(latencies_ms):.1f} ms, "
           f"p95 {latencies_ms[int(0.95 * (len(latencies_ms) - 1))]:.1f} ms, "
           f"max {latencies_ms[-1]:.1f} ms over {len(latencies_ms)} taps   (target < 100 ms)")
-    print(f"  current stage with live plot  {fps:.1f} fps (Kivy clock {Clock.get_fps():.1f}), "
-          f"snapshot polls {polls_hz:.1f} Hz   (target >= 30 fps)")
-    print(f"  resident memory               {memory_mb:.0f} MB   (target < 200 MB)")
+    print(f"  current stage with live plot  {capacity_fps:.1f} fps when every frame is redrawn "
+          f"(Kivy cap 60); {fps:.1f} redraws/s as the data changes, snapshot polls "
+          f"{polls_hz:.1f} Hz   (target >= 30 fps)")
+    print(f"  resident memory               {memory_mb:.0f} MB (an empty Kivy window here: "
+          f"{bare_window_rss_mb():.0f} MB)   (target < 200 MB)")
+    print(f"  faults on the way (wall clock)  {', '.join(faults) or 'none'}")
     jitter_ms = max(timing["period_ms_p99"] - 10.0, 10.0 - timing["period_ms_p50"])
     print(f"  control loop with UI beside   period p50 {timing['period_ms_p50']:.2f} ms, "
           f"p99 {timing['period_ms_p99']:.2f} ms, max {timing['period_ms_max']:.2f} ms; "

@@ -8,6 +8,7 @@ one where current can flow, the overlay repeats STOP at the very same place.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from kivy.graphics import Color, Rectangle
@@ -20,7 +21,7 @@ from kiosk.control.snapshot import FaultInfo, Snapshot
 from kiosk.i18n import _
 from kiosk.screens import theme
 from kiosk.screens.texts import fault_texts, reason_text
-from kiosk.screens.widgets import FitLabel, KButton, StopButton, format_min_s
+from kiosk.screens.widgets import FitLabel, KButton, StopButton
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
@@ -39,10 +40,11 @@ class FaultOverlay(FloatLayout):
         self.fault: FaultInfo | None = None
         self.acknowledged_code: str | None = None
         self.refusal_text = ""
+        self.noticed_at = ""
         self.seen_refusal: Any = None
         self.visible = False
         with self.canvas.before:
-            Color(0.05, 0.02, 0.02, 0.96)
+            Color(0.07, 0.03, 0.03, 1.0)  # opaque: nothing of the screen below competes
             self._shade = Rectangle()
             self._band_colour = Color(*theme.ALARM_HIGH)
             self._band = Rectangle()
@@ -69,6 +71,7 @@ class FaultOverlay(FloatLayout):
             self.acknowledged_code = None
             self.refusal_text = ""
             self.seen_refusal = snapshot.last_refusal
+            self.noticed_at = time.strftime("%H:%M:%S")  # the salon's clock, for the service log
             self._show()
         refusal = snapshot.last_refusal
         if (self.acknowledged_code is not None and refusal is not None
@@ -106,7 +109,7 @@ class FaultOverlay(FloatLayout):
         if self.fault is None:
             return
         what, todo = fault_texts(self.fault.reason)
-        column = BoxLayout(orientation="vertical", padding=(24, 12, 24, theme.PADDING_PX),
+        column = BoxLayout(orientation="vertical", padding=(24, 16, 24, theme.PADDING_PX),
                            spacing=8,
                            size_hint=(1, 1))
         column.add_widget(FitLabel(text=_("CURRENT STOPPED"), ref="fault_heading",
@@ -123,7 +126,7 @@ class FaultOverlay(FloatLayout):
             size_hint_y=None, height=60))
         column.add_widget(FitLabel(
             text=_("Code for service: {code} at {time}").format(
-                code=self.fault.code, time=format_min_s(self.fault.at_s)),
+                code=self.fault.code, time=self.noticed_at),
             ref="fault_code", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX,
             size_hint_y=None, height=30))
         column.add_widget(FitLabel(text=self.refusal_text, ref="fault_refusal",

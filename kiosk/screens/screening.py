@@ -28,16 +28,25 @@ class YesNoRow(Panel):
 
     def __init__(self, item_id: str, question: str, answer: bool | None,
                  on_answer: Any, **kwargs: Any) -> None:
-        super().__init__(orientation="horizontal", padding=(10, 3), spacing=10,
-                         size_hint_y=None, height=66, **kwargs)
-        self.add_widget(FitLabel(text=question, ref=f"question_{item_id}"))
+        super().__init__(orientation="horizontal", padding=(10, 2), spacing=8,
+                         size_hint_y=None, height=68, **kwargs)
+        self.add_widget(FitLabel(text=question, ref=f"question_{item_id}",
+                                 min_font_px=theme.SMALL_PX - 1))
+        self.buttons: dict[bool, KButton] = {}
         for value, word in ((True, _("Yes")), (False, _("No"))):
+            button = KButton(text=word, ref=f"{'yes' if value else 'no'}_{item_id}",
+                             size_hint=(None, None), width=88, height=58,
+                             on_tap=lambda value=value: on_answer(item_id, value))
+            self.buttons[value] = button
+            self.add_widget(button)
+        self.show(answer)
+
+    def show(self, answer: bool | None) -> None:
+        """Highlight the chosen answer (yes: warning yellow, no: cyan; bold as well)."""
+        for value, button in self.buttons.items():
             chosen = answer is value
-            self.add_widget(KButton(
-                text=word, ref=f"{'yes' if value else 'no'}_{item_id}",
-                kind=("warning" if value else "selected") if chosen else "neutral",
-                size_hint=(None, None), width=96, height=58, bold=chosen,
-                on_tap=lambda value=value: on_answer(item_id, value)))
+            button.kind = ("warning" if value else "selected") if chosen else "neutral"
+            button.bold = chosen
 
 
 @register
@@ -64,18 +73,26 @@ class ScreeningScreen(KioskScreen):
             ref="screening_page", color=theme.TEXT_DIM, size_hint_y=None, height=26,
             max_font_px=theme.SMALL_PX + 1))
         answers = self.app.flow.screening_answers
+        self.rows: dict[str, YesNoRow] = {}
         for item in shown:
-            body.add_widget(YesNoRow(item.id, cv.tr(item.question), answers.get(item.id),
-                                     self.answer))
+            self.rows[item.id] = YesNoRow(item.id, cv.tr(item.question), answers.get(item.id),
+                                          self.answer)
+            body.add_widget(self.rows[item.id])
         body.add_widget(Widget())
         self.add_widget(body)
-        complete = not self.app.flow.unanswered([item.id for item in shown])
-        self.add_widget(self.action_bar(primary=self.primary_button(
-            _("Next"), "next", self.next_page, enabled=complete)))
+        self.next_button = self.primary_button(_("Next"), "next", self.next_page)
+        self.add_widget(self.action_bar(primary=self.next_button))
+        self._update_next()
+
+    def _update_next(self) -> None:
+        self.next_button.disabled = bool(self.app.flow.unanswered(list(self.rows)))
 
     def answer(self, item_id: str, yes: bool) -> None:
+        """One tap, one row updated (a rebuild per tap made garbage the collector then paid
+        for while holding the GIL)."""
         self.app.flow.answer(item_id, yes)
-        self.build()
+        self.rows[item_id].show(yes)
+        self._update_next()
 
     def next_page(self) -> None:
         flow = self.app.flow

@@ -67,8 +67,7 @@ class SummaryScreen(KioskScreen):
                                  size_hint_y=None, height=30, max_font_px=theme.SMALL_PX + 1))
         shown = [e for e in flow.events if e.code != "adjust"][-EVENTS_SHOWN:]
         for index, event in enumerate(shown):
-            left.add_widget(FitLabel(text=f"{format_min_s(event.time_s)}  "
-                                          f"{event_words(event.code, event.detail)}",
+            left.add_widget(FitLabel(text=f"• {event_words(event.code)}",
                                      ref=f"summary_event_{index}", size_hint_y=None, height=30,
                                      max_font_px=theme.SMALL_PX))
         left.add_widget(Widget())
