@@ -45,6 +45,7 @@ class Rig:
     dac_gain: float = 1.0  # delivered / commanded, on top of the plant gain
     polarity_readback_inverted: bool = False  # K2 reads back the other way (wiring fault)
     auto_heartbeat: bool = True
+    plant_substeps: int = 10  # fewer makes long property runs cheaper; still exact per step
     actuation: Actuation = field(
         default_factory=lambda: Actuation(0.0, False, False, False, False, False))
     results: list[CycleResult] = field(default_factory=list)
@@ -88,7 +89,8 @@ class Rig:
         self._aux_next = result.read_aux_next
         self.results.append(result)
         self.plant.apply(self.actuation.dac_ma * self.dac_gain if
-                         self.actuation.output_relay_closed else 0.0, PERIOD_S)
+                         self.actuation.output_relay_closed else 0.0, PERIOD_S,
+                         self.plant_substeps)
         self.now_s = round(self.now_s + PERIOD_S, 9)
         return result
 
