@@ -152,9 +152,11 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _f(Code.DAC_READBACK, "The current setting read back wrong ({readback_ma:.3f} mA read, "
        "{commanded_ma:.3f} mA commanded). The current was cut; call service."),
     _f(Code.SHORT_CIRCUIT, "The electrodes seem to touch each other or a wet bridge joins them "
-       "({load_v:.2f} V at {measured_ma:.2f} mA). Separate and dry around them, then start again."),
+       "({load_v:.2f} V at {measured_ma:.2f} mA): the current was cut. Separate them and dry "
+       "between them, then start again."),
     _f(Code.COMPLIANCE_SATURATION, "The skin resistance is too high for this current: the device "
-       "reached its voltage limit ({electrode_v:.1f} V). Check the electrodes and wet the pads."),
+       "reached its voltage limit ({electrode_v:.1f} V) and the current was cut. Check the "
+       "electrodes and wet the pads."),
     _f(Code.POLARITY_MISMATCH, "The electrode polarity could not be confirmed. The current was "
        "cut; call service."),
     _f(Code.ESTOP, "Emergency stop pressed: the current was cut. Release the button, then "
