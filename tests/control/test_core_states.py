@@ -460,3 +460,64 @@ def test_the_acidic_toner_phase_reverses_polarity_with_the_relay_open_and_contin
             assert not a.output_relay_closed and not previous.output_relay_closed
             assert a.dac_ma == 0.0 and previous.dac_ma == 0.0
         previous = a
+
+
+# --- any state -> fault, and the remaining edges of the table ---
+
+def drive_to(state: S) -> Rig:
+    rig = Rig.ready()
+    rig.plant.rp_kohm = 10.0
+    rig.tick()
+    if state is S.IDLE:
+        return rig
+    rig.start(current_stage_s=60.0 if state is S.DONE else 300.0)
+    if state is S.CONTACT_CHECK:
+        return rig
+    if state is S.DONE:
+        rig.run_until_state(S.DONE, 200.0)
+        return rig
+    rig.run_until_state(S.RAMP_UP, 3.0)
+    if state is S.RAMP_UP:
+        rig.run(5.0)
+        return rig
+    rig.run_until_state(S.HOLD, 60.0)
+    if state is S.HOLD:
+        return rig
+    rig.tick([Pause()])
+    if state is S.RAMP_DOWN:
+        rig.run(5.0)
+        return rig
+    rig.run_until_state(S.PAUSED, 60.0)
+    return rig
+
+
+@pytest.mark.parametrize("state", [S.IDLE, S.CONTACT_CHECK, S.RAMP_UP, S.HOLD, S.RAMP_DOWN,
+                                   S.PAUSED, S.DONE])
+def test_an_emergency_stop_in_any_state_latches_the_safe_state_in_that_cycle(state: S) -> None:
+    rig = drive_to(state)
+    assert rig.core.state is state
+    rig.estop_intact = False
+    result = rig.tick()
+    assert result.snapshot.state is S.FAULT and result.snapshot.fault is not None
+    assert result.snapshot.fault.code == "estop"
+    a = result.actuation
+    assert not a.output_relay_closed and a.dac_ma == 0.0 and not a.boost_on and a.buzzer_on
+    assert [e.code for e in result.events][:2] == ["estop", "state_changed"]
+    assert result.events[1].detail("from_state") == str(state)
+
+
+def test_shutdown_during_a_resumed_contact_check_finishes_the_stage() -> None:
+    rig = drive_to(S.PAUSED)
+    rig.tick([Resume()])
+    rig.run_until(lambda r: r.snapshot.step == "test", 3.0)
+    rig.tick([Stop(StopReason.SHUTDOWN)])
+    assert rig.core.state is S.CONTACT_CHECK  # draining the test current first
+    done = rig.run_until_state(S.DONE, 1.0)
+    assert not done.actuation.output_relay_closed and not done.snapshot.resumable
+
+
+def test_a_new_start_from_paused_replaces_the_paused_stage() -> None:
+    rig = drive_to(S.PAUSED)
+    result = rig.start(session_id="s1", area="face", indication="dry_skin")
+    assert result.snapshot.state is S.CONTACT_CHECK
+    assert result.snapshot.program_id == "face.dry_skin"
