@@ -26,7 +26,7 @@ from kivy.uix.widget import Widget
 from kiosk import i18n
 from kiosk.control.commands import Command, Heartbeat, Stop, StopReason
 from kiosk.control.limits import SafetyConfig
-from kiosk.control.snapshot import Snapshot
+from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.screens import registry, theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.fault_overlay import FaultOverlay
@@ -54,7 +54,9 @@ class GcPolicy:
     proportion to the objects it looks at, so: everything alive after start-up is frozen out of
     collection (fonts, catalogue, Kivy's own objects), automatic full collections are switched
     off, and a full collection runs every tick instead, when it only has the current screen and
-    the one or two screens just left to look at (a few milliseconds).
+    the one or two screens just left to look at (a few milliseconds). While current may flow the
+    loop trips "loop_overrun" at 20 ms late, so then only the young generations are collected
+    (screens are not rebuilt during the current stage; its garbage is small).
     """
 
     TICK_S = 0.25
@@ -71,9 +73,9 @@ class GcPolicy:
         gc.set_threshold(first, second, self.NO_AUTOMATIC_FULL)
         self.active = True
 
-    def tick(self) -> None:
+    def tick(self, *, current_may_flow: bool = False) -> None:
         if self.active:
-            gc.collect()
+            gc.collect(1 if current_may_flow else 2)
 
     def stop(self) -> None:
         if self.active:
@@ -139,8 +141,9 @@ class KioskApp(App):
         if self.autopoll:
             self._poll_event = Clock.schedule_interval(self.poll, self.poll_period_s)
         self.gc_policy.start()
-        self._gc_event = Clock.schedule_interval(lambda _dt: self.gc_policy.tick(),
-                                                 GcPolicy.TICK_S)
+        self._gc_event = Clock.schedule_interval(
+            lambda _dt: self.gc_policy.tick(current_may_flow=self.current_may_flow()),
+            GcPolicy.TICK_S)
 
     def on_stop(self) -> None:
         """Closing the app ends the current (the controller's stop then opens the relay)."""
@@ -156,6 +159,12 @@ class KioskApp(App):
     # -- the seam -----------------------------------------------------------------------------
     def submit(self, command: Command) -> None:
         self.controller.submit(command)
+
+    def current_may_flow(self) -> bool:
+        snapshot = self.snapshot
+        return snapshot.output_enabled or snapshot.state in (
+            TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP, TreatmentState.HOLD,
+            TreatmentState.RAMP_DOWN)
 
     def now_s(self) -> float:
         """The control clock as of the newest snapshot (stage timers run on it)."""
@@ -190,7 +199,8 @@ class KioskApp(App):
         self.screen_host.add_widget(screen)
         screen.on_snapshot(self.snapshot)
         self.overlay.raise_to_top()
-        Clock.schedule_once(lambda _dt: self.gc_policy.tick(), 0)  # the old screen, now
+        Clock.schedule_once(  # the old screen, now
+            lambda _dt: self.gc_policy.tick(current_may_flow=self.current_may_flow()), 0)
 
     def title_extras(self) -> list[Widget]:
         """Widgets at the right end of every title bar: the developer menu under --sim only."""

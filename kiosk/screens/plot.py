@@ -37,7 +37,7 @@ class LivePlot(Widget):
             Color(*theme.PLOT_GRID)
             self._grid = [Line(points=[], width=1) for _ in range(3)]
             Color(*theme.PLOT_CAP)
-            self._cap = Line(points=[], width=1.2, dash_length=8, dash_offset=6)
+            self._cap = Line(points=[], width=1.2)
             Color(*theme.PLOT_TARGET)
             self._target = Line(points=[], width=1.5)
             Color(*theme.PLOT_MEASURED)
