@@ -51,7 +51,7 @@ from kiosk.control.core import ControlCore, SelfTestReadings, SelfTestResult
 from kiosk.control.cycle import Actuation, CycleResult, Measurements
 from kiosk.control.reasons import Code, Kind, make, spec_of
 from kiosk.control.shutdown import ShutdownPath
-from kiosk.control.snapshot import Snapshot, TreatmentState
+from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
 from kiosk.control.supervisor import Supervisor
 from kiosk.hal.board import Board
 from kiosk.hal.errors import HalError
@@ -189,16 +189,19 @@ class ControlLoop:
         self.supervisor = Supervisor(self.clock, self.shutdown,
                                      stall_timeout_s=self.timing.stall_timeout_s,
                                      check_period_s=self.timing.supervisor_check_s)
+        self.supervisor.on_trip = self._publish_supervisor_trip
         self.stats = LoopStats()
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._snapshot: Snapshot = core.snapshot
         self._observers: list[CycleObserver] = []
         self._cycle_index = 0
-        self._next_deadline_s: float | None = None
+        self._grid_t0_s: float | None = None  # deadlines are t0 + k x period, k an integer:
+        self._grid_k = 0  # no float accumulation, no drift
         self._overruns_in_row = 0
         self._read_aux = True
         self._last_measurements: Measurements | None = None
         self._i2c_failing = False
+        self._bus_error_this_cycle = False
         self._k1_commanded_closed = False
         self._k1_opened_at_s: float = -math.inf
         self._dac_ma_written = 0.0
@@ -326,22 +329,24 @@ class ControlLoop:
             self.run_for(self.timing.period_s)
 
     def _peek_deadline(self) -> float:
-        """The next cycle's deadline on the grid ``t0 + k x period``; whole periods already
-        missed are skipped (no burst of catch-up cycles)."""
-        period_s = self.timing.period_s
-        now_s = self.clock.now_s()
-        deadline_s = self._next_deadline_s
-        if deadline_s is None:
-            deadline_s = now_s
-        elif now_s - deadline_s > period_s:
-            deadline_s += math.floor((now_s - deadline_s) / period_s) * period_s
-        self._next_deadline_s = deadline_s
-        return deadline_s
+        if self._grid_t0_s is None:
+            return self.clock.now_s()
+        return self._grid_t0_s + self._grid_k * self.timing.period_s
 
     def _next_deadline(self) -> float:
-        """Take the next deadline (the following one is a period later: no drift)."""
+        """Take the next deadline on the grid ``t0 + k x period`` (no drift). When whole
+        periods were missed, that late cycle runs at once (and counts as an overrun against
+        the deadline it missed), and the grid resumes at the next point after now: no burst of
+        catch-up cycles."""
+        period_s = self.timing.period_s
+        now_s = self.clock.now_s()
+        if self._grid_t0_s is None:
+            self._grid_t0_s, self._grid_k = now_s, 0
         deadline_s = self._peek_deadline()
-        self._next_deadline_s = deadline_s + self.timing.period_s
+        if now_s - deadline_s > period_s:
+            self._grid_k += math.floor((now_s - deadline_s) / period_s) + 1
+        else:
+            self._grid_k += 1
         return deadline_s
 
     # ------------------------------------------------------------------ one cycle
@@ -365,12 +370,13 @@ class ControlLoop:
         dac_code: int | None = None
         events: tuple[Reason, ...] = ()
         try:
+            self._bus_error_this_cycle = False
             if self._selftest_due(started_s):
                 self._run_selftest()
-            self._deliver_trips()
             commands = self._take_commands()
             measurements, read_ok = self._measure()
             healthy = healthy and read_ok
+            self._deliver_trips()  # just before the step: nothing decided on a stale view
             previous_fault = self.core.fault
             result = self.core.step(self.clock.now_s(), measurements, commands)
             actuation = result.actuation
@@ -390,10 +396,16 @@ class ControlLoop:
             with contextlib.suppress(Exception):
                 self._deliver_trips()
             _log.exception("control cycle failed; output cut")
+        self._i2c_failing = self._bus_error_this_cycle
         healthy = healthy and not self.shutdown.pending and self.core.fault is None
         snapshot = self.core.snapshot
         if snapshot.healthy and not healthy and self._loop_in_doubt():
             snapshot = replace(snapshot, healthy=False)
+        pending = self.shutdown.pending_reason()
+        if pending is not None and snapshot.fault is None:  # tripped during this cycle
+            snapshot = replace(snapshot, state=TreatmentState.FAULT,
+                               fault=FaultInfo(pending.reason, pending.at_s), setpoint_ma=0.0,
+                               output_enabled=False, healthy=False, step="")
         self._snapshot = snapshot
         if healthy:
             self.board.heartbeat.toggle()
@@ -468,12 +480,14 @@ class ControlLoop:
             estop_intact=estop_intact, hw_trip_ok=hw_trip_ok, boost_v=boost_v,
             setpoint_readback_ma=readback_ma, polarity_reversed_readback=polarity)
         self._last_measurements = measurements
-        self._i2c_failing = False
         return measurements, True
 
     def _i2c_fault(self, error: HalError) -> None:
+        """Trip once per episode of bus errors (cycles in a row with one); the core holds the
+        fault after that, and a dead chip must not flood the log at 100 Hz."""
         self.stats.i2c_errors += 1
-        if not self._i2c_failing:  # once per episode: the core holds the fault after that
+        self._bus_error_this_cycle = True
+        if not self._i2c_failing:
             self._i2c_failing = True
             self.shutdown.trip(make(Code.I2C_ERROR), "control_loop")
             self._deliver_trips()
@@ -602,6 +616,15 @@ class ControlLoop:
                 self.records.post(self._make_event(reason, record.snapshot))
             except Exception:  # the log must never take the control loop down
                 _log.exception("posting a control event failed")
+
+    def _publish_supervisor_trip(self, reason: Reason, at_s: float) -> None:
+        """The loop is stuck, so its snapshot is frozen at whatever it last showed (maybe
+        "hold"): publish the fault from the supervisor's thread so the screen shows it now. When
+        the loop comes back it publishes the core's own snapshot, with this fault latched."""
+        last = self._snapshot
+        self._snapshot = replace(last, time_s=at_s, state=TreatmentState.FAULT,
+                                 fault=last.fault or FaultInfo(reason, at_s), setpoint_ma=0.0,
+                                 output_enabled=False, healthy=False, step="")
 
     def _on_estop_edge(self) -> None:
         """gpiozero's callback thread: the hardware pole has cut K1's coil already; this cuts

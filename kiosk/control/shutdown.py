@@ -184,6 +184,11 @@ class ShutdownPath:
         """A trip happened that the core has not been told about yet: energise nothing."""
         return bool(self._pending)
 
+    def pending_reason(self) -> TripRequest | None:
+        """The oldest trip not yet handed to the core, or None."""
+        with self._lock:
+            return self._pending[0] if self._pending else None
+
     @property
     def heartbeat_stopped(self) -> bool:
         """The supervisor parked the heartbeat; the loop toggles it again only after the core

@@ -20,6 +20,9 @@ trip again (the core then holds the latched fault anyway).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from kiosk.control.codes import Reason
 from kiosk.control.reasons import Code, make
 from kiosk.control.shutdown import ShutdownPath
 from kiosk.hal.clock import Clock, TimerHandle
@@ -46,6 +49,9 @@ class Supervisor:
         self._tripped_for_cycle_s: float | None = None
         self._timer: TimerHandle | None = None
         self.trips = 0
+        #: Called after a trip with (reason, time): the loop publishes the fault from here,
+        #: since its own thread is the one that is stuck.
+        self.on_trip: Callable[[Reason, float], None] | None = None
         #: Longest gap between completed cycles seen by a check (for the bench).
         self.worst_gap_s = 0.0
 
@@ -87,7 +93,10 @@ class Supervisor:
                 return False
             self._tripped_for_cycle_s = last_s
             self.trips += 1
-            self._shutdown.trip(make(Code.LOOP_STALL), "supervisor", stop_heartbeat=True)
+            reason = make(Code.LOOP_STALL)
+            self._shutdown.trip(reason, "supervisor", stop_heartbeat=True)
+            if self.on_trip is not None:
+                self.on_trip(reason, now_s)
             return True
         except Exception as error:  # the watcher itself failed: that is a reason to cut too
             self._shutdown.trip(make(Code.INTERNAL_ERROR, what=f"supervisor: {error}"),

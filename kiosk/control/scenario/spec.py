@@ -127,7 +127,9 @@ class Expectation:
     final_state: str | None = None
     fault: str | None = None  # the first latched fault's code; "none": no fault at all
     faults: tuple[str, ...] | None = None  # every latched fault's code, in order
-    max_safe_after_ms: float | None = None
+    max_safe_after_ms: float | None = None  # every fault: relay open AND DAC at zero
+    max_relay_open_after_ms: float | None = None  # every fault: K1 contacts open (a dead DAC
+    #                                               never reaches zero; the relay still opens)
     max_peak_current_ma: float | None = None
     max_true_peak_current_ma: float | None = None
     min_dose_ma_min: float | None = None
@@ -303,6 +305,7 @@ LOAD_RANGES: dict[str, tuple[float, float, str]] = {
 }
 _EXPECT_NUMBERS: dict[str, tuple[float, float, str]] = {
     "max_safe_after_ms": (0.0, 10_000.0, "ms"),
+    "max_relay_open_after_ms": (0.0, 10_000.0, "ms"),
     "max_peak_current_ma": (0.0, 10.0, "mA"),
     "max_true_peak_current_ma": (0.0, 10.0, "mA"),
     "min_dose_ma_min": (0.0, 100.0, "mA·min"),
