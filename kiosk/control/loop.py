@@ -10,8 +10,8 @@ Each cycle, in this order:
 5. apply the actuation (relay first when opening; K1 last when closing), and when the core has
    just latched a fault, run the one shutdown path as well;
 6. publish the snapshot (an atomic reference swap), post the cycle's events to the records;
-7. if the cycle was healthy: toggle the heartbeat (GPIO5), ping the systemd watchdog, stamp the
-   supervisor's liveness.
+7. stamp the supervisor's liveness; if the cycle was healthy, toggle the heartbeat (GPIO5) and,
+   while the device is trusted (``Snapshot.healthy``), ping the systemd watchdog.
 
 Timing: deadlines on the monotonic clock at ``t0 + k x period`` (no drift: the next deadline is
 computed from the previous deadline, never from "now"). A cycle that starts more than one period
@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from kiosk.control.codes import Reason
-from kiosk.control.commands import Command, Stop, StopReason
+from kiosk.control.commands import Command, Heartbeat, Stop, StopReason
 from kiosk.control.core import ControlCore, SelfTestReadings, SelfTestResult
 from kiosk.control.cycle import Actuation, CycleResult, Measurements
 from kiosk.control.reasons import Code, Kind, make, spec_of
@@ -289,6 +289,7 @@ class ControlLoop:
     def _wait_until_idle(self, grace_s: float) -> None:
         deadline_s = self.clock.now_s() + grace_s
         while self.clock.now_s() < deadline_s and self._snapshot.state in CURRENT_STATES:
+            self.submit(Heartbeat())  # the stop is the caller's own; the UI may be gone already
             self.clock.sleep_s(self.timing.period_s)
 
     def _run_thread(self) -> None:
@@ -326,6 +327,7 @@ class ControlLoop:
     def _run_until_idle(self, grace_s: float) -> None:
         end_s = self.clock.now_s() + grace_s
         while self.clock.now_s() < end_s and self._snapshot.state in CURRENT_STATES:
+            self.submit(Heartbeat())  # as in _wait_until_idle
             self.run_for(self.timing.period_s)
 
     def _peek_deadline(self) -> float:
@@ -397,9 +399,9 @@ class ControlLoop:
                 self._deliver_trips()
             _log.exception("control cycle failed; output cut")
         self._i2c_failing = self._bus_error_this_cycle
-        healthy = healthy and not self.shutdown.pending and self.core.fault is None
+        loop_ok = healthy and not self.shutdown.pending  # on time, no exception, bus fine
         snapshot = self.core.snapshot
-        if snapshot.healthy and not healthy and self._loop_in_doubt():
+        if snapshot.healthy and not loop_ok and self._loop_in_doubt():
             snapshot = replace(snapshot, healthy=False)
         pending = self.shutdown.pending_reason()
         if pending is not None and snapshot.fault is None:  # tripped during this cycle
@@ -407,12 +409,18 @@ class ControlLoop:
                                fault=FaultInfo(pending.reason, pending.at_s), setpoint_ma=0.0,
                                output_enabled=False, healthy=False, step="")
         self._snapshot = snapshot
+        # Heartbeat: only while nothing is latched (in a fault the monostable also holds K1
+        # and the boost off in hardware). systemd watchdog: only while the device itself is
+        # trusted (Snapshot.healthy: a device fault such as i2c_error or loop_stall stops the
+        # pings and systemd restarts the service into the safe state; a patient fault such as
+        # contact_lost does not).
+        healthy = loop_ok and self.core.fault is None
         if healthy:
             self.board.heartbeat.toggle()
-            if self.notifier is not None:
-                self.notifier.healthy_cycle(started_s)
         else:
             self.stats.unhealthy_cycles += 1
+        if loop_ok and snapshot.healthy and self.notifier is not None:
+            self.notifier.healthy_cycle(started_s)
         finished_s = self.clock.now_s()
         self.supervisor.cycle_completed(finished_s)
         record = CycleRecord(self._cycle_index, deadline_s, started_s, finished_s, measurements,
