@@ -31,26 +31,13 @@ dtc -q -I dts -O dtb -o "$root/boot/firmware/overlays/kiosk-i2c1-400k.dtbo" \
 fdtoverlay -i "$root/boot/firmware/bcm2711-rpi-4-b.dtb" -o /dev/null \
   "$root/boot/firmware/overlays/kiosk-i2c1-400k.dtbo"
 
-# --- kernel modules: drop the families a Pi 4 kiosk never loads (about 110 MB) -----------------
-# The initramfs is already built (with its own short list). Before removing anything, the
-# kernel's own modules.dep says which module needs which: if a module that stays needs one that
-# goes, the build stops.
+# --- kernel modules: drop the families a Pi 4 kiosk never loads ----------------------------------
+# The initramfs is already built (with its own short list). Modules that need a removed one go
+# too; the build stops if that would take one the device needs (modules-keep.txt).
 say "prune kernel modules"
 moddir="$root/usr/lib/modules/$kernel_version"
-prune_list="$(grep -v -E '^\s*(#|$)' "$here/modules-prune.txt")"
-is_pruned() { local m="$1" f; for f in $prune_list; do case "$m" in "kernel/$f"/*) return 0 ;; esac; done; return 1; }
-broken=0
-while IFS= read -r line; do
-  module="${line%%:*}"
-  is_pruned "$module" && continue
-  for dependency in ${line#*:}; do
-    if is_pruned "$dependency"; then
-      say "kept $module needs pruned $dependency"; broken=1
-    fi
-  done
-done < "$moddir/modules.dep"
-[ "$broken" -eq 0 ] || exit 1
-for family in $prune_list; do rm -rf "${moddir:?}/kernel/$family"; done
+python3 "$here/hooks/prune_modules.py" "$moddir" "$here/modules-prune.txt" "$here/modules-keep.txt"
+find "$moddir/kernel" -depth -type d -empty -delete
 in_root depmod -a "$kernel_version"
 
 # --- identity and mounts ---------------------------------------------------------------------
