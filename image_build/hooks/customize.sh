@@ -73,7 +73,8 @@ install -D -m 0644 "$src_systemd/sysusers.d/kiosk.conf" "$root/usr/lib/sysusers.
 install -D -m 0644 "$src_systemd/udev/60-kiosk-devices.rules" \
   "$root/etc/udev/rules.d/60-kiosk-devices.rules"
 install -D -m 0644 "$src_systemd/modules-load.d/kiosk.conf" "$root/etc/modules-load.d/kiosk.conf"
-in_root systemd-sysusers kiosk.conf
+in_root systemd-sysusers /usr/lib/sysusers.d/kiosk.conf
+in_root id kiosk >&2  # stops the build if the account was not created
 systemctl --root="$root" enable kiosk.service
 systemctl --root="$root" mask getty@tty1.service
 

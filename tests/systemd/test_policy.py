@@ -85,7 +85,7 @@ def test_kiosk_runs_as_the_fixed_user_with_only_its_device_groups():
     assert sorted(service["SupplementaryGroups"][0].split()) == [
         "gpio", "i2c", "input", "render", "video"]
     sysusers = (SYSTEMD_DIR / "sysusers.d/kiosk.conf").read_text()
-    assert re.search(r"^u kiosk 990:990 ", sysusers, flags=re.MULTILINE)
+    assert re.search(r"^u kiosk 990 ", sysusers, flags=re.MULTILINE)
     for group in ("i2c", "gpio", "video", "input", "render"):
         assert re.search(rf"^m kiosk {group}$", sysusers, flags=re.MULTILINE)
 
