@@ -37,8 +37,8 @@ import atexit
 import contextlib
 import logging
 import math
-import os
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -52,7 +52,7 @@ from kiosk.control.cycle import Actuation, CycleResult, Measurements
 from kiosk.control.reasons import Code, Kind, make, spec_of
 from kiosk.control.shutdown import ShutdownPath
 from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
-from kiosk.control.supervisor import Supervisor
+from kiosk.control.supervisor import Supervisor, raise_thread_priority
 from kiosk.hal.board import Board
 from kiosk.hal.errors import HalError
 from kiosk.records.events import LogEvent
@@ -64,6 +64,8 @@ RELAY_SETTLE_S = 0.010  # hardware.md 8: 10 ms after any coil change
 MAX_COMMANDS_PER_CYCLE = 64
 STATS_WINDOW = 60_000  # 10 minutes of periods at 100 Hz
 SELFTEST_RETRY_S = 1.0
+GIL_SWITCH_INTERVAL_S = 0.001
+CONTROL_FIFO_PRIORITY = 50  # below the supervisor's: the watcher must preempt the watched
 STOP_GRACE_S = 3.0  # Stop(SHUTDOWN) reaches zero within 2 s (domain.md 6)
 CURRENT_STATES = frozenset({TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP,
                             TreatmentState.HOLD, TreatmentState.RAMP_DOWN})
@@ -249,6 +251,10 @@ class ControlLoop:
         if self._thread is not None:
             return
         self._register_exit_hook()
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            # CPython hands the GIL over every 5 ms by default: a busy UI thread would make
+            # every cycle up to 5 ms late. 1 ms keeps the control thread's wait short.
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._stop_event.clear()
         self.supervisor.start()
         self._thread = threading.Thread(target=self._run_thread, name="control-loop",
@@ -293,7 +299,7 @@ class ControlLoop:
             self.clock.sleep_s(self.timing.period_s)
 
     def _run_thread(self) -> None:
-        self.priority_raised = _raise_priority()
+        self.priority_raised = raise_thread_priority(CONTROL_FIFO_PRIORITY)
         try:
             while not self._stop_event.is_set():
                 self._one_scheduled_cycle()
@@ -664,18 +670,3 @@ def _log_event(reason: Reason, snapshot: Snapshot) -> LogEvent:
     return LogEvent(code=reason.code, reason=reason.text, severity=str(reason.severity),
                     details=details, session_id=snapshot.session_id,
                     durable=kind is Kind.FAULT)
-
-
-def _raise_priority() -> str | None:
-    """SCHED_FIFO for this thread if the OS lets us (Linux: pid 0 = the calling thread), else a
-    lower nice value; None when neither is permitted (then the process's Nice= applies)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-        return "SCHED_FIFO 50"
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)
-        return "nice -10"
-    except (AttributeError, OSError):
-        return None

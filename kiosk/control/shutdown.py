@@ -177,6 +177,16 @@ class ShutdownPath:
         """
         return self._run_steps(source, stop_heartbeat=True, alarm=False)
 
+    def retry_dac_zero(self) -> bool:
+        """One more bounded attempt at the DAC step (the supervisor repeats it while the loop
+        stays stuck: a thread hogging the bus between polls can make the first attempt miss).
+        True when the write went through."""
+        try:
+            self._zero_dac()
+        except Exception:
+            return False
+        return True
+
     # ------------------------------------------------------------------ the control thread's side
 
     @property

@@ -15,11 +15,15 @@ completed cycle, plus the relay's release; the stall itself begins after that la
 figure from the stall's start is smaller.
 
 One trip per stall: after a trip the supervisor waits for the next completed cycle before it can
-trip again (the core then holds the latched fault anyway).
+trip again (the core then holds the latched fault anyway). While the loop stays stuck, each check
+retries the DAC step until it got through: a control thread stuck in a busy-poll takes the bus
+again right after every transaction, so one bounded attempt from another thread may miss.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 
 from kiosk.control.codes import Reason
@@ -29,6 +33,23 @@ from kiosk.hal.clock import Clock, TimerHandle
 
 STALL_TIMEOUT_S = 0.050  # the issue: no completed cycle for 50 ms
 CHECK_PERIOD_S = 0.002  # detection granularity; keeps the stalled-loop figure under 60 ms
+SUPERVISOR_FIFO_PRIORITY = 60  # above the control thread (50): a control thread spinning in a
+#                                busy-poll at real-time priority must not starve its watcher
+
+
+def raise_thread_priority(fifo_priority: int) -> str | None:
+    """SCHED_FIFO for the CALLING thread if the OS lets us (Linux: pid 0 = this thread), else a
+    lower nice value; None when neither is permitted (the process's Nice= then applies)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(fifo_priority))
+        return f"SCHED_FIFO {fifo_priority}"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), -10)
+        return "nice -10"
+    except (AttributeError, OSError):
+        return None
 
 
 class Supervisor:
@@ -49,6 +70,9 @@ class Supervisor:
         self._tripped_for_cycle_s: float | None = None
         self._timer: TimerHandle | None = None
         self.trips = 0
+        self._dac_zeroed = True
+        self._priority_tried = False
+        self.priority_raised: str | None = None
         #: Called after a trip with (reason, time): the loop publishes the fault from here,
         #: since its own thread is the one that is stuck.
         self.on_trip: Callable[[Reason, float], None] | None = None
@@ -79,6 +103,9 @@ class Supervisor:
             timer.cancel()
 
     def _on_timer(self, now_s: float) -> None:
+        if not self._priority_tried and not self._clock.is_virtual:
+            self._priority_tried = True  # first call, on the timer's own thread
+            self.priority_raised = raise_thread_priority(SUPERVISOR_FIFO_PRIORITY)
         self.check(now_s)
 
     def check(self, now_s: float) -> bool:
@@ -89,12 +116,17 @@ class Supervisor:
                 return False
             gap_s = now_s - last_s
             self.worst_gap_s = max(self.worst_gap_s, gap_s)
-            if gap_s <= self.stall_timeout_s or self._tripped_for_cycle_s == last_s:
+            if gap_s <= self.stall_timeout_s:
+                return False
+            if self._tripped_for_cycle_s == last_s:
+                if not self._dac_zeroed:  # still stuck: keep trying the DAC step
+                    self._dac_zeroed = self._shutdown.retry_dac_zero()
                 return False
             self._tripped_for_cycle_s = last_s
             self.trips += 1
             reason = make(Code.LOOP_STALL)
-            self._shutdown.trip(reason, "supervisor", stop_heartbeat=True)
+            run = self._shutdown.trip(reason, "supervisor", stop_heartbeat=True)
+            self._dac_zeroed = all(f.step != "dac_zero" for f in run.failures)
             if self.on_trip is not None:
                 self.on_trip(reason, now_s)
             return True
