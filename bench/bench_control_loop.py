@@ -210,7 +210,10 @@ def load_step_at_plateau() -> tuple[dict[str, float], dict[str, float]]:
         keep_ui_alive(controller, stop)
         program = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
         controller.submit(StartTreatment(program, "bench", screening_cleared=True))
-        wait_for(lambda: controller.snapshot.state is TreatmentState.HOLD, 40.0)
+        if not wait_for(lambda: controller.snapshot.state is TreatmentState.HOLD, 45.0):
+            snap = controller.snapshot
+            raise RuntimeError(f"no plateau: {snap.state} fault={snap.fault} "
+                               f"refusal={snap.last_refusal}")
         time.sleep(2.0)
         t0[0] = time.monotonic()
         samples.clear()
