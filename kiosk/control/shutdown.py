@@ -126,8 +126,10 @@ class ShutdownPath:
     """The steps to the safe state, plus the latch the control thread hands to the core."""
 
     def __init__(self, clock: Clock, *, open_output_relay: Action, zero_dac: Action,
-                 disable_boost: Action, stop_heartbeat: Action, sound_alarm: Action) -> None:
+                 disable_boost: Action, stop_heartbeat: Action, sound_alarm: Action,
+                 bus_free: Callable[[], bool] | None = None) -> None:
         self._clock = clock
+        self._bus_free = bus_free
         self._open_output_relay = open_output_relay
         self._zero_dac = zero_dac
         self._disable_boost = disable_boost
@@ -144,9 +146,17 @@ class ShutdownPath:
     @classmethod
     def for_board(cls, board: ShutdownBoard, clock: Clock) -> ShutdownPath:
         """The shutdown path of a HAL board (real or simulated: the same HAL classes)."""
+        i2c = getattr(board, "i2c", None)
+
+        def bus_free() -> bool:
+            if i2c is None or not i2c.try_lock():
+                return False
+            i2c.unlock()
+            return True
+
         return cls(clock, open_output_relay=board.output_relay.open, zero_dac=board.dac.zero,
                    disable_boost=board.boost.disable, stop_heartbeat=board.heartbeat.stop,
-                   sound_alarm=board.buzzer.on)
+                   sound_alarm=board.buzzer.on, bus_free=bus_free)
 
     # ------------------------------------------------------------------ triggers
 
@@ -178,9 +188,12 @@ class ShutdownPath:
         return self._run_steps(source, stop_heartbeat=True, alarm=False)
 
     def retry_dac_zero(self) -> bool:
-        """One more bounded attempt at the DAC step (the supervisor repeats it while the loop
-        stays stuck: a thread hogging the bus between polls can make the first attempt miss).
-        True when the write went through."""
+        """One more attempt at the DAC step, only when the bus is free right now (the
+        supervisor repeats it while the loop stays stuck: a thread hogging the bus between polls
+        can make the first attempt miss). Never waits: a stalled bus is skipped at once. True
+        when the write went through."""
+        if self._bus_free is not None and not self._bus_free():
+            return False
         try:
             self._zero_dac()
         except Exception:
