@@ -34,7 +34,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-16)
+lock_inputs=(pyproject.toml)
+[ -f requirements.lock ] && lock_inputs+=(requirements.lock)
+stamp=.venv/.installed-$(cat "${lock_inputs[@]}" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "setup: installing the project and its pinned dependencies into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null

@@ -17,6 +17,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.i18n import _
 from kiosk.screens import theme
+from kiosk.screens.widgets import format_ma
 
 WINDOW_S = 60.0
 
@@ -87,8 +88,10 @@ class LivePlot(Widget):
         else:
             self._measured.points = []
             self._target.points = []
-        self._top_label.text = _("{value} mA").format(value=f"{scale_ma:.2f}")
-        self._top_label.pos = (self.x + 8, self.top - 30)
+        # The label names the yellow line it sits on: the cap, not the axis' full scale (which
+        # read as a second, higher cap next to the "cap" figure of the screen).
+        self._top_label.text = _("cap {value}").format(value=format_ma(self.cap_ma))
+        self._top_label.pos = (self.x + 8, min(cap_y + 2, self.top - 26))
         self._top_label.size = (width / 2, 26)
         self._top_label.text_size = self._top_label.size
         self._span_label.text = _("last {seconds} s").format(seconds=int(self.window_s))
