@@ -108,6 +108,8 @@ mmdebstrap --mode=root --variant=minbase --arch=arm64 --components="$COMPONENTS"
   "$SUITE" "$work/root" ${KIOSK_APT_MIRROR:+"$KIOSK_APT_MIRROR"} \
   > "$work/mmdebstrap.log" 2>&1 || { tail -n 60 "$work/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
 [ -f "$work/root/usr/share/kiosk-image/build-info" ] || die "mmdebstrap or a hook failed (see above)"
+# mmdebstrap's reproducibility clean-up empties /etc/machine-id after the hooks: set it here.
+echo "$MACHINE_ID" > "$work/root/etc/machine-id"
 
 # --- pinned package versions --------------------------------------------------------------------
 manifest="$work/root/usr/share/kiosk-image/packages.manifest"

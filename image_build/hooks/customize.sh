@@ -46,7 +46,6 @@ echo "$HOSTNAME" > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
   "$HOSTNAME" > "$root/etc/hosts"
 rm -f "$root/etc/resolv.conf"
-echo "$MACHINE_ID" > "$root/etc/machine-id"
 cat > "$root/etc/fstab" <<FSTAB
 # Galvanic kiosk (image_build): the root file system is read-only; records, the journal and
 # systemd's own state live on the data partition, bound into place.

@@ -238,3 +238,7 @@ def test_root_is_read_only_and_records_go_to_the_data_partition(parts):
 def test_board_configuration_is_in_etc_kiosk(parts):
     listing = ext4(parts["root"], "ls -l /etc/kiosk")
     assert "board.toml" in listing
+
+
+def test_machine_id_is_the_fixed_one_so_the_journal_keeps_one_directory(parts):
+    assert ext4_cat(parts["root"], "/etc/machine-id").strip() == CONF["MACHINE_ID"]
