@@ -25,7 +25,9 @@ class Measurements:
     (``CycleResult.read_aux_next``); None otherwise. ``sample_time_s``: when AIN0 was
     sampled, on the same clock as ``now_s``; a reading that failed keeps the old time, and the
     core calls it stale after 100 ms. ``polarity_reversed_readback``: K2's state if the shell
-    can read it back (gpiozero output value), else None.
+    can read it back (gpiozero output value), else None. ``storage_ok``: the records writer is
+    healthy (``RecordWriter.healthy``); False refuses new treatments (SR-042) but never cuts a
+    current that already flows: the monitors keep the client safe, a log cannot.
     """
 
     sample_time_s: float
@@ -36,6 +38,7 @@ class Measurements:
     boost_v: float | None = None
     setpoint_readback_ma: float | None = None
     polarity_reversed_readback: bool | None = None
+    storage_ok: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,18 @@ class EventSink(Protocol):
     def post(self, event: LogEvent) -> bool: ...
 
 
+def storage_healthy(records: object) -> bool:
+    """The records writer's ``healthy`` (SR-042: no new treatment while storage fails). A sink
+    without the attribute (a test double, no records at all) counts as healthy; an attribute
+    that cannot be read counts as a failed storage (any doubt refuses a new treatment)."""
+    if records is None:
+        return True
+    try:
+        return bool(getattr(records, "healthy", True))
+    except Exception:
+        return False
+
+
 class Notifier(Protocol):
     """``kiosk.control.watchdog.SystemdWatchdog`` (or nothing)."""
 
@@ -181,6 +193,7 @@ class ControlLoop:
                  make_event: Callable[[Reason, Snapshot], LogEvent] | None = None) -> None:
         self.board = board
         self.core = core
+        core.watch_frozen_readings()  # every board's ADC is noisy: a frozen reading is a fault
         self.clock = board.clock
         self.timing = timing if timing is not None else LoopTiming(
             period_s=period_s, fault_lateness_s=2 * period_s)
@@ -475,6 +488,7 @@ class ControlLoop:
         estop_intact = board.estop.is_intact
         hw_trip_ok = not board.hw_trip.is_tripped
         polarity = board.polarity_relay.is_reversed
+        storage_ok = storage_healthy(self.records)
         try:
             current_ma = board.adc.read_current_ma()
             sample_time_s = self.clock.now_s()
@@ -488,11 +502,12 @@ class ControlLoop:
             last = self._last_measurements or self._rest_measurements(self.clock.now_s())
             return replace(last, estop_intact=estop_intact, hw_trip_ok=hw_trip_ok,
                            boost_v=None, setpoint_readback_ma=None,
-                           polarity_reversed_readback=polarity), False
+                           polarity_reversed_readback=polarity, storage_ok=storage_ok), False
         measurements = Measurements(
             sample_time_s=sample_time_s, current_ma=current_ma, electrode_v=electrode_v,
             estop_intact=estop_intact, hw_trip_ok=hw_trip_ok, boost_v=boost_v,
-            setpoint_readback_ma=readback_ma, polarity_reversed_readback=polarity)
+            setpoint_readback_ma=readback_ma, polarity_reversed_readback=polarity,
+            storage_ok=storage_ok)
         self._last_measurements = measurements
         return measurements, True
 

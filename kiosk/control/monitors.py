@@ -30,6 +30,26 @@ _EPS = 1e-9
 RELAY_OPEN_SETTLE_S = 0.020
 """After K1 opens: release (<= 10 ms allowance) plus a sample before the off-state rule applies."""
 
+FROZEN_READINGS_COUNT = 30
+"""SR-031: this many bit-identical shunt readings in a row, while current flows, latch
+``sensor_stale`` (a stuck converter, or a bus that replays one result).
+
+Why 30 (0.29 s at 100 Hz, ~0.3 s to the safe state): a live ADS1115 at 860 SPS shows about
+1 LSB RMS of noise (hardware.md 4; the simulated ADC draws 1.0 LSB Gaussian noise). On AIN0
+1 LSB is 15.6 uV = 0.156 uA, so a reading is a noisy integer code and two independent readings
+of a steady current share the code with p = sum(p_k^2) ~ 1 / (2 sqrt(pi) sigma): 0.28 at
+sigma = 1 LSB, 0.40 for a quieter converter at 0.7 LSB, 0.52 at 0.5 LSB. A run of N needs N - 1
+such coincidences: at N = 30 that is 1e-16 per cycle at 1 LSB and 3e-12 at 0.7 LSB (a false
+trip about once in 10^9 hours of current at 1 LSB). SR-031 names 50 readings (C, to be
+confirmed), which finishes right at its 0.5 s target; 30 keeps the detection well under it
+while a false trip needs a converter quieter than 0.6 LSB. Fewer than ~25 would start to trip a
+quiet real ADC; the DAC readback (AIN3, every 5th cycle) still catches a converter stuck at a
+value away from the commanded current within ~50 ms. A stuck value equal to the commanded
+current passes the readback: only this rule sees it.
+"""
+FROZEN_MIN_CURRENT_MA = 0.010
+"""Judged only above the off-state level (64 LSB): near zero a single-ended input may clip."""
+
 
 class Persistence:
     """True once a condition has held, sample after sample, for ``hold_s``.
@@ -52,6 +72,47 @@ class Persistence:
 
     def reset(self) -> None:
         self.since_s = None
+
+
+class FrozenReadingMonitor:
+    """SR-031: counts new shunt readings that are bit-identical to the one before.
+
+    Only readings with a new sample time count (a failed read repeats the old reading with its
+    old time; the stale rule judges that). Compared as the floats the shell calibrated from the
+    raw codes: the calibration is a fixed linear map, so equal floats mean equal codes.
+    """
+
+    def __init__(self, count: int = FROZEN_READINGS_COUNT) -> None:
+        if count < 2:
+            raise ValueError(f"count must be >= 2, got {count}")
+        self.count = count
+        self._last_value: float | None = None
+        self._last_time_s: float | None = None
+        self._run = 0
+        self._run_start_s = 0.0
+
+    def update(self, flowing: bool, value: float, time_s: float) -> float | None:
+        """The run's duration in seconds once ``count`` identical readings are seen, else None."""
+        if self._last_time_s is not None and time_s <= self._last_time_s:
+            return None  # not a new reading
+        if not flowing or not math.isfinite(value):
+            self.reset()
+            return None
+        if self._last_value is not None and value == self._last_value:
+            self._run += 1
+        else:
+            self._run = 1
+            self._run_start_s = time_s
+        self._last_value = value
+        self._last_time_s = time_s
+        if self._run >= self.count:
+            return time_s - self._run_start_s
+        return None
+
+    def reset(self) -> None:
+        self._last_value = None
+        self._last_time_s = None
+        self._run = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +152,12 @@ class SafetyMonitors:
         self.off_state = Persistence(lim.SIGN_HOLD_S / 2)  # two samples in a row
         self.sign = Persistence(lim.SIGN_HOLD_S)
         self.short = Persistence(lim.SHORT_HOLD_S)
+        self.frozen: FrozenReadingMonitor | None = None  # on: watch_frozen_readings()
+
+    def watch_frozen_readings(self, count: int = FROZEN_READINGS_COUNT) -> None:
+        """Switch on SR-031's rule. Only for readings from a real (noisy, quantised) converter:
+        a noise-free plant model legitimately repeats a float exactly, an ADS1115 never does."""
+        self.frozen = FrozenReadingMonitor(count)
 
     def reset_treatment(self) -> None:
         """Forget conditions tied to a current stage (a new ramp starts clean)."""
@@ -112,6 +179,7 @@ class SafetyMonitors:
             report.faults.append(range_fault)
             return report
 
+        self._frozen(ctx, m, t, report)
         self._sign(ctx, current_ma, t, report)
         self._readback(ctx, m, report)
         self._boost(ctx, m, now_s, report)
@@ -146,6 +214,16 @@ class SafetyMonitors:
             if not math.isfinite(value) or not low <= value <= high:
                 return make(Code.SENSOR_RANGE, signal=signal, value=f"{value:.4g}")
         return None
+
+    def _frozen(self, ctx: MonitorContext, m: Measurements, t: float,
+                report: MonitorReport) -> None:
+        if self.frozen is None:
+            return
+        flowing = ctx.relay_closed and ctx.regulating \
+            and abs(m.current_ma) >= FROZEN_MIN_CURRENT_MA - _EPS
+        frozen_s = self.frozen.update(flowing, m.current_ma, t)
+        if frozen_s is not None:
+            report.faults.append(make(Code.SENSOR_STALE, age_s=frozen_s))
 
     def _sign(self, ctx: MonitorContext, current_ma: float, t: float,
               report: MonitorReport) -> None:

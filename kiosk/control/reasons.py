@@ -176,7 +176,6 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _f(Code.BOOST_OUT_OF_RANGE, "The electrode supply voltage is wrong ({boost_v:.1f} V, expected "
        "{low_v:.1f}-{high_v:.1f} V). The current was cut; call service."),
     _f(Code.SUPERVISOR_TRIP, "The safety supervisor opened the output. The current was cut."),
-    _f(Code.STORAGE_FAULT, "Records cannot be saved. The current was cut; call service."),
     # refusals
     _r(Code.SCREENING_NOT_CLEARED, "The contraindication screening is not cleared: no current "
        "stage can start in this session."),
@@ -224,6 +223,8 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "electrodes and put them on the skin.", _M),
     _r(Code.CONTACT_CHECK_SHORT, "Check electrodes: they seem to touch each other or a wet bridge "
        "joins them ({load_kohm:.2f} kΩ).", _M),
+    _r(Code.STORAGE_FAULT, "Records cannot be saved: no treatment can start or resume until "
+       "storage works again. Call service.", _M),
     _r(Code.NOTHING_TO_RESUME, "There is no paused treatment to resume."),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
@@ -266,7 +267,7 @@ DEVICE_FAULT_CODES: frozenset[str] = frozenset(
         Code.SENSOR_STALE, Code.SENSOR_RANGE, Code.SENSOR_SIGN, Code.DAC_READBACK,
         Code.HW_TRIP, Code.I2C_ERROR, Code.LOOP_OVERRUN, Code.LOOP_STALL, Code.INTERNAL_ERROR,
         Code.SELFTEST_FAILED, Code.BOOST_OUT_OF_RANGE, Code.POLARITY_MISMATCH,
-        Code.UNINTENDED_OUTPUT, Code.SUPERVISOR_TRIP, Code.STORAGE_FAULT,
+        Code.UNINTENDED_OUTPUT, Code.SUPERVISOR_TRIP,
     }
 )
 """Faults that say the device itself is in doubt (the snapshot's ``healthy`` goes False)."""

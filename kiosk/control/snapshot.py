@@ -74,5 +74,7 @@ class Snapshot:
     current_limit: str | None = None  # which cap sets current_cap_ma: firmware, area, program,
     #                                   density, electrode or caution
     contact_poor: bool = False  # load above twice its best value this stage: check electrodes
+    storage_ok: bool = True  # records can be saved; False: Start / Resume are refused
+    #                          (storage_fault), a running stage goes on (SR-042)
     resumable: bool = False  # Resume would bring the current back (paused, or after an
     #                          acknowledged fault of a session with time and dose left)
