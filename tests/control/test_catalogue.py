@@ -98,6 +98,7 @@ def test_screening_lists_every_blocking_item_of_domain_section_5(catalogue: Cata
     assert "pacemaker" in pacemaker.question
 
 
+@pytest.mark.requirement("SR-047")
 def test_caution_items_lower_the_caps(catalogue: Catalogue) -> None:
     ids = {item.id for item in catalogue.caution_items}
     assert {"metal_near_path", "sensitive_skin_or_same_day_procedure"} <= ids
@@ -132,6 +133,7 @@ def test_an_unknown_key_is_named_with_the_allowed_ones(tmp_path: Path) -> None:
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-004")
 def test_a_program_cap_above_the_area_limit_is_refused_with_the_range(tmp_path: Path) -> None:
     path = _variant(tmp_path, "default_current_ma = 0.15\ncap_current_ma = 0.3",
                     "default_current_ma = 0.15\ncap_current_ma = 0.5")
@@ -140,6 +142,7 @@ def test_a_program_cap_above_the_area_limit_is_refused_with_the_range(tmp_path: 
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-004")
 def test_an_area_cap_above_domain_section_6_is_refused(tmp_path: Path) -> None:
     path = _variant(tmp_path, "current_cap_ma = 1.0\ndose_cap_ma_min = 15.0",
                     "current_cap_ma = 1.2\ndose_cap_ma_min = 15.0")
@@ -153,6 +156,7 @@ def test_a_time_cap_above_twenty_minutes_is_refused(tmp_path: Path) -> None:
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-017")
 def test_a_default_above_the_default_electrodes_density_cap_is_refused(tmp_path: Path) -> None:
     # Pigmentation on the 5 cm² roller: 0.1 mA/cm² x 5 cm² = 0.5 mA < 0.6 mA default.
     path = _variant(tmp_path, 'default_electrode = "pad_15"\nplacement_rules = ["Cover',
@@ -161,6 +165,7 @@ def test_a_default_above_the_default_electrodes_density_cap_is_refused(tmp_path:
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-043")
 def test_the_decollete_refuses_an_electrode_that_is_not_a_bipolar_pair(tmp_path: Path) -> None:
     path = _variant(tmp_path, 'electrodes = ["decollete_pair"]',
                     'electrodes = ["decollete_pair", "pad_15"]')

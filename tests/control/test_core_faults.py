@@ -45,6 +45,7 @@ def assert_fault(outcome: FaultOutcome, code: str, within_s: float) -> Reason:
     return fault.reason
 
 
+@pytest.mark.requirement("SR-010")
 def test_contact_loss_latches_contact_lost_within_100_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r.plant, "open_circuit", True))
@@ -52,6 +53,7 @@ def test_contact_loss_latches_contact_lost_within_100_ms() -> None:
     assert outcome.detect_s <= 0.030  # V_OUT at the rail with no current: the 20 ms path
 
 
+@pytest.mark.requirement("SR-011")
 def test_a_partial_contact_loss_without_rail_latches_after_100_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "stuck_current_ma", 0.3))
@@ -59,6 +61,7 @@ def test_a_partial_contact_loss_without_rail_latches_after_100_ms() -> None:
     assert outcome.detect_s >= 0.100
 
 
+@pytest.mark.requirement("SR-013")
 def test_a_short_circuit_latches_short_circuit_within_30_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r.plant, "short_circuit", True))
@@ -66,6 +69,7 @@ def test_a_short_circuit_latches_short_circuit_within_30_ms() -> None:
     assert float(reason.detail("load_v")) < 0.5  # type: ignore[arg-type]
 
 
+@pytest.mark.requirement("SR-006")
 def test_a_runaway_current_latches_over_current_after_50_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "stuck_current_ma", 0.86))
@@ -74,6 +78,7 @@ def test_a_runaway_current_latches_over_current_after_50_ms() -> None:
     assert reason.detail("limit_ma") == pytest.approx(0.85)
 
 
+@pytest.mark.requirement("SR-023")
 def test_a_dac_path_the_trim_cannot_correct_latches_regulation_after_500_ms() -> None:
     rig = held(current_ma=0.6)
     outcome = inject_during_hold(rig, lambda r: setattr(r, "dac_gain", 0.7), limit_s=2.0)
@@ -81,12 +86,14 @@ def test_a_dac_path_the_trim_cannot_correct_latches_regulation_after_500_ms() ->
     assert outcome.detect_s >= 0.500
 
 
+@pytest.mark.requirement("SR-030")
 def test_readings_that_stop_updating_latch_sensor_stale_after_100_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "stale", True))
     assert_fault(outcome, "sensor_stale", 0.100)
 
 
+@pytest.mark.requirement("SR-030")
 def test_a_reading_that_is_not_a_number_latches_sensor_range_at_once() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "stuck_current_ma", math.nan))
@@ -94,18 +101,21 @@ def test_a_reading_that_is_not_a_number_latches_sensor_range_at_once() -> None:
     assert reason.detail("signal") == "current_ma"
 
 
+@pytest.mark.requirement("SR-026")
 def test_current_read_the_wrong_way_latches_sensor_sign_in_20_ms() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "stuck_current_ma", -0.05))
     assert_fault(outcome, "sensor_sign", 0.020)
 
 
+@pytest.mark.requirement("SR-029")
 def test_a_dac_readback_disagreeing_latches_dac_readback_within_one_aux_period() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "readback_offset_ma", 0.2))
     assert_fault(outcome, "dac_readback", 0.100)
 
 
+@pytest.mark.requirement("SR-030")
 def test_a_missing_dac_readback_latches_sensor_stale() -> None:
     rig = held()
     original = rig.measure
@@ -119,6 +129,7 @@ def test_a_missing_dac_readback_latches_sensor_stale() -> None:
     assert_fault(outcome, "sensor_stale", 0.4)
 
 
+@pytest.mark.requirement("SR-015")
 def test_a_skin_too_resistive_for_the_current_latches_compliance_saturation_after_1_s() -> None:
     rig = held(current_ma=0.8)
     outcome = inject_during_hold(rig, lambda r: setattr(r.plant, "rp_kohm", 40.0))
@@ -127,12 +138,14 @@ def test_a_skin_too_resistive_for_the_current_latches_compliance_saturation_afte
     assert "regulation" not in rig.codes()
 
 
+@pytest.mark.requirement("SR-039")
 def test_the_emergency_stop_latches_estop_in_the_cycle_that_sees_it() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "estop_intact", False))
     assert_fault(outcome, "estop", 0.0)
 
 
+@pytest.mark.requirement("SR-007")
 def test_the_hardware_trip_latches_hw_trip_in_the_cycle_that_sees_it() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "hw_trip_ok", False))
@@ -152,6 +165,7 @@ def test_a_late_cycle_with_the_output_closed_latches_loop_stall() -> None:
     assert_fault(outcome, "loop_stall", 0.15)
 
 
+@pytest.mark.requirement("SR-024")
 def test_current_after_the_output_opened_latches_unintended_output_in_20_ms() -> None:
     rig = Rig.ready()
     rig.start(area="face", indication="pigmentation", current_stage_s=60.0)
@@ -161,6 +175,7 @@ def test_current_after_the_output_opened_latches_unintended_output_in_20_ms() ->
     assert_fault(outcome, "unintended_output", 0.020)
 
 
+@pytest.mark.requirement("SR-016")
 def test_a_wrong_boost_voltage_during_hold_latches_boost_out_of_range() -> None:
     rig = held()
     outcome = inject_during_hold(rig, lambda r: setattr(r, "boost_v_when_on", 27.0))
@@ -168,6 +183,7 @@ def test_a_wrong_boost_voltage_during_hold_latches_boost_out_of_range() -> None:
     assert reason.detail("boost_v") == 27.0
 
 
+@pytest.mark.requirement("SR-016")
 def test_a_wrong_boost_voltage_stops_the_contact_check_before_the_relay_closes() -> None:
     rig = Rig.ready(boost_v_when_on=31.7)
     rig.run(1.1)
@@ -177,6 +193,7 @@ def test_a_wrong_boost_voltage_stops_the_contact_check_before_the_relay_closes()
     assert not any(r.actuation.output_relay_closed for r in rig.results)
 
 
+@pytest.mark.requirement("SR-026")
 def test_a_polarity_relay_reading_back_the_other_way_stops_the_contact_check() -> None:
     rig = Rig.ready(polarity_readback_inverted=True)
     rig.run(1.1)
@@ -186,6 +203,7 @@ def test_a_polarity_relay_reading_back_the_other_way_stops_the_contact_check() -
     assert not any(r.actuation.dac_ma > 0 for r in rig.results)
 
 
+@pytest.mark.requirement("SR-026")
 def test_test_current_read_the_wrong_way_is_a_polarity_mismatch() -> None:
     rig = Rig.ready()
     rig.run(1.1)
@@ -208,6 +226,7 @@ def test_an_exception_inside_the_core_latches_internal_error_and_the_safe_state(
     assert not result.snapshot.healthy
 
 
+@pytest.mark.requirement("SR-001")
 def test_a_fault_the_shell_reports_gives_the_safe_actuation_at_once() -> None:
     rig = held()
     safe = rig.core.latch_fault(make(Code.I2C_ERROR), rig.now_s)
@@ -219,6 +238,7 @@ def test_a_fault_the_shell_reports_gives_the_safe_actuation_at_once() -> None:
     assert "i2c_error" in [e.code for e in result.events]
 
 
+@pytest.mark.requirement("SR-008")
 def test_a_failed_self_test_latches_and_blocks_every_start() -> None:
     rig = Rig.ready()
     outcome = rig.core.self_test(SelfTestReadings(True, True, 0, 0x800, True, True, 0.0, 0.0),
@@ -234,6 +254,7 @@ def test_a_failed_self_test_latches_and_blocks_every_start() -> None:
     assert not refused.snapshot.healthy
 
 
+@pytest.mark.requirement("SR-012")
 def test_after_contact_loss_a_reconnect_brings_no_current_back() -> None:
     rig = held()
     inject_during_hold(rig, lambda r: setattr(r.plant, "open_circuit", True))
@@ -245,6 +266,7 @@ def test_after_contact_loss_a_reconnect_brings_no_current_back() -> None:
     assert rig.plant.current_ma == 0.0
 
 
+@pytest.mark.requirement("SR-002")
 def test_a_second_fault_is_logged_but_the_first_stays_latched() -> None:
     rig = held()
     inject_during_hold(rig, lambda r: setattr(r.plant, "open_circuit", True))

@@ -37,6 +37,7 @@ def test_a_good_board_passes_and_the_snapshot_turns_healthy() -> None:
     ({"current_ma": None}, "current_at_rest"),
     ({"electrode_v": 0.5}, "electrode_voltage_at_rest"),
 ])
+@pytest.mark.requirement("SR-008")
 def test_each_failed_check_is_named_and_latches_selftest_failed(change: dict[str, object],
                                                                  check: str) -> None:
     rig = Rig(ControlCore(catalogue()))

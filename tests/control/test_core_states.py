@@ -105,6 +105,7 @@ def test_adjust_and_pause_are_refused_while_ramping_down() -> None:
 @pytest.mark.parametrize("command", [Pause(), Resume(), AdjustCurrent(0.05),
                                      StartTreatment(ProgramRequest("face", "pigmentation"), "s",
                                                     True)])
+@pytest.mark.requirement("SR-002")
 def test_with_a_fault_latched_every_command_but_ack_is_refused_naming_the_fault(
         command: Command) -> None:
     rig = Rig.ready()
@@ -124,6 +125,7 @@ def test_stop_is_never_refused_and_changes_nothing_when_nothing_flows() -> None:
 
 # --- start refusals ----------------------------------------------------------------------------
 
+@pytest.mark.requirement("SR-045")
 def test_a_start_without_cleared_screening_is_refused() -> None:
     rig = Rig.ready()
     result = rig.tick([StartTreatment(ProgramRequest("face", "pigmentation"), "s", False)])
@@ -131,6 +133,7 @@ def test_a_start_without_cleared_screening_is_refused() -> None:
     assert result.snapshot.state is S.IDLE and result.actuation.dac_ma == 0.0
 
 
+@pytest.mark.requirement("SR-008")
 def test_a_start_before_the_self_test_passed_is_refused() -> None:
     rig = Rig(ControlCore(catalogue()))
     result = rig.start()
@@ -138,6 +141,7 @@ def test_a_start_before_the_self_test_passed_is_refused() -> None:
     assert not result.snapshot.healthy
 
 
+@pytest.mark.requirement("SR-005")
 def test_a_start_above_a_cap_is_refused_with_the_cap_named() -> None:
     rig = Rig.ready()
     result = rig.start(area="eye_area", indication="puffiness", current_ma=0.35)
@@ -146,6 +150,7 @@ def test_a_start_above_a_cap_is_refused_with_the_cap_named() -> None:
     assert result.snapshot.state is S.IDLE
 
 
+@pytest.mark.requirement("SR-039")
 def test_an_emergency_stop_pressed_in_idle_latches_and_blocks_the_start() -> None:
     rig = Rig.ready()
     rig.estop_intact = False
@@ -157,6 +162,7 @@ def test_an_emergency_stop_pressed_in_idle_latches_and_blocks_the_start() -> Non
 
 # --- acknowledgement -------------------------------------------------------------------------
 
+@pytest.mark.requirement("SR-002")
 def test_an_acknowledgement_must_name_the_latched_fault() -> None:
     rig = Rig.ready()
     faulted(rig)
@@ -166,6 +172,7 @@ def test_an_acknowledgement_must_name_the_latched_fault() -> None:
     assert rig.core.state is S.FAULT
 
 
+@pytest.mark.requirement("SR-002")
 def test_an_acknowledgement_in_the_cycle_the_fault_latched_is_too_early() -> None:
     """Nobody can have seen a fault in the cycle it latched: a stale ack must not clear it."""
     rig = Rig.ready()
@@ -175,6 +182,7 @@ def test_an_acknowledgement_in_the_cycle_the_fault_latched_is_too_early() -> Non
     assert result.snapshot.state is S.FAULT
 
 
+@pytest.mark.requirement("SR-002", "SR-039")
 def test_an_emergency_stop_cannot_be_acknowledged_while_still_pressed() -> None:
     rig = Rig.ready()
     rig.estop_intact = False
@@ -187,6 +195,7 @@ def test_an_emergency_stop_cannot_be_acknowledged_while_still_pressed() -> None:
     assert [e.code for e in result.events][-2:] == ["state_changed", "fault_acknowledged"]
 
 
+@pytest.mark.requirement("SR-002")
 def test_a_fault_never_clears_by_itself() -> None:
     rig = Rig.ready()
     rig.start_and_hold()
@@ -199,6 +208,7 @@ def test_a_fault_never_clears_by_itself() -> None:
     assert rig.results[-1].actuation.buzzer_on
 
 
+@pytest.mark.requirement("SR-007")
 def test_acknowledging_a_hardware_trip_sends_the_reset_pulse_and_relatches_if_it_stays() -> None:
     rig = Rig.ready()
     rig.hw_trip_ok = False
@@ -224,6 +234,7 @@ def test_acknowledged_hardware_trip_that_cleared_stays_idle() -> None:
 
 # --- after a fault: a new contact check and a fresh ramp ----------------------------------------
 
+@pytest.mark.requirement("SR-002", "SR-012", "SR-019")
 def test_after_an_acknowledged_contact_loss_resume_checks_contact_and_ramps_from_zero() -> None:
     rig = Rig.ready()
     rig.start_and_hold()
@@ -242,6 +253,7 @@ def test_after_an_acknowledged_contact_loss_resume_checks_contact_and_ramps_from
     assert ramp.snapshot.dose_ma_min == pytest.approx(dose_before, abs=0.01)  # continues
 
 
+@pytest.mark.requirement("SR-019")
 def test_a_new_session_starts_its_dose_from_zero_the_same_session_continues_it() -> None:
     rig = Rig.ready()
     rig.start_and_hold(session_id="a")
@@ -259,6 +271,7 @@ def test_a_new_session_starts_its_dose_from_zero_the_same_session_continues_it()
 
 # --- the contact check's refusals ----------------------------------------------------------------
 
+@pytest.mark.requirement("SR-009")
 def test_no_circuit_at_the_contact_check_is_refused_and_no_ramp_starts() -> None:
     rig = Rig.ready()
     rig.plant.open_circuit = True
@@ -271,6 +284,7 @@ def test_no_circuit_at_the_contact_check_is_refused_and_no_ramp_starts() -> None
     assert max(r.actuation.dac_ma for r in rig.results) == pytest.approx(0.05)  # test only
 
 
+@pytest.mark.requirement("SR-009")
 def test_a_poor_contact_is_refused_naming_the_load_and_the_threshold() -> None:
     rig = Rig.ready()
     rig.plant.rp_kohm = 60.0
@@ -300,6 +314,7 @@ def measured_test_load() -> float:
     return float(passed.detail("load_kohm"))  # type: ignore[arg-type]
 
 
+@pytest.mark.requirement("SR-009")
 def test_the_start_threshold_is_inclusive_at_its_configured_value() -> None:
     load = measured_test_load()
     below = Rig.ready(SafetyConfig(contact_start_max_kohm=load - 0.01))
@@ -338,6 +353,7 @@ def test_stop_during_the_test_current_drains_opens_and_returns_to_idle() -> None
 
 # --- ends: time cap, dose cap, shutdown ---------------------------------------------------------
 
+@pytest.mark.requirement("SR-019")
 def test_the_stage_ends_at_its_chosen_time_with_a_normal_ramp_down() -> None:
     rig = Rig.ready()
     rig.start(current_stage_s=90.0)
@@ -364,6 +380,7 @@ def rig_with(catalogue_: Catalogue) -> Rig:
     return rig
 
 
+@pytest.mark.requirement("SR-018")
 def test_the_dose_cap_ends_the_stage_with_a_ramp_down_that_ends_at_the_cap() -> None:
     rig = rig_with(small_dose_catalogue(0.5))
     rig.start(current_ma=0.8)
@@ -377,6 +394,7 @@ def test_the_dose_cap_ends_the_stage_with_a_ramp_down_that_ends_at_the_cap() -> 
     assert reason.code == "dose_cap_already_reached" and reason.detail("cap_ma_min") == 0.5
 
 
+@pytest.mark.requirement("SR-018")
 def test_if_the_ramp_down_projection_falls_short_the_dose_is_cut_at_the_cap(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The backstop: a projection that under-estimates (here forced to half) still never lets
@@ -408,6 +426,7 @@ def test_pause_during_the_contact_check_goes_back_to_idle() -> None:
 
 # --- during the current: compliance, contact quality, heartbeat -----------------------------------
 
+@pytest.mark.requirement("SR-014")
 def test_a_high_electrode_voltage_holds_the_ramp_and_refuses_a_raise() -> None:
     rig = Rig.ready()
     rig.plant.rp_kohm = 30.0  # 0.8 mA would need ~26 V
@@ -440,6 +459,7 @@ def test_no_heartbeat_is_needed_while_no_current_flows() -> None:
 
 # --- the second phase: polarity changes only with the output open ---------------------------------
 
+@pytest.mark.requirement("SR-025")
 def test_the_acidic_toner_phase_reverses_polarity_with_the_relay_open_and_continues_the_dose(
 ) -> None:
     rig = Rig.ready()
@@ -493,6 +513,7 @@ def drive_to(state: S) -> Rig:
 
 @pytest.mark.parametrize("state", [S.IDLE, S.CONTACT_CHECK, S.RAMP_UP, S.HOLD, S.RAMP_DOWN,
                                    S.PAUSED, S.DONE])
+@pytest.mark.requirement("SR-039")
 def test_an_emergency_stop_in_any_state_latches_the_safe_state_in_that_cycle(state: S) -> None:
     rig = drive_to(state)
     assert rig.core.state is state

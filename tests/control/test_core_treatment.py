@@ -17,6 +17,7 @@ def states_seen(rig: Rig) -> list[S]:
     return seen
 
 
+@pytest.mark.requirement("SR-021")
 def test_a_treatment_runs_contact_check_ramp_hold_ramp_down_done() -> None:
     rig = Rig.ready()
     rig.start(area="face", indication="pigmentation", current_stage_s=120.0)
@@ -43,6 +44,7 @@ def test_hold_regulates_the_measured_current_to_the_target() -> None:
     assert snap.load_kohm == pytest.approx(21.0 + 0.8 / 0.6, rel=0.05)  # Rs + Rp + E_pol / I
 
 
+@pytest.mark.requirement("SR-009")
 def test_contact_check_follows_the_hardware_sequence_step_by_step() -> None:
     rig = Rig.ready()
     rig.run(1.5)  # the output has been quiet for over a second
@@ -69,6 +71,7 @@ def test_contact_check_follows_the_hardware_sequence_step_by_step() -> None:
     assert "contact_check_passed" in rig.codes()
 
 
+@pytest.mark.requirement("SR-021", "SR-020")
 def test_pause_ramps_down_normally_and_resume_checks_contact_and_ramps_from_zero() -> None:
     rig = Rig.ready()
     rig.start_and_hold(area="face", indication="pigmentation")
@@ -84,6 +87,7 @@ def test_pause_ramps_down_normally_and_resume_checks_contact_and_ramps_from_zero
     rig.run_until_state(S.HOLD, 60.0)
 
 
+@pytest.mark.requirement("SR-022")
 def test_stop_reaches_zero_within_2_s_and_leaves_the_session_paused() -> None:
     rig = Rig.ready()
     rig.plant.rp_kohm = 10.0  # 1.5 mA x 11 kΩ stays below the 24 V compliance warning
@@ -108,6 +112,7 @@ def test_stop_while_paused_finishes_the_stage() -> None:
     assert done.snapshot.state is S.DONE and not done.snapshot.resumable
 
 
+@pytest.mark.requirement("SR-005", "SR-020")
 def test_adjust_raises_the_target_slewed_and_capped() -> None:
     rig = Rig.ready()
     rig.start_and_hold(area="face", indication="pigmentation")  # 0.6 of 0.8 mA
@@ -123,6 +128,7 @@ def test_adjust_raises_the_target_slewed_and_capped() -> None:
     assert refused.snapshot.last_refusal.code == "current_at_cap"
 
 
+@pytest.mark.requirement("SR-025")
 def test_a_resume_right_after_a_pause_waits_until_the_output_was_quiet_for_a_second() -> None:
     """domain.md 6: K2 may only switch after |I| < 10 uA for >= 1 s."""
     rig = Rig.ready()

@@ -14,6 +14,7 @@ def test_one_milliamp_for_one_minute_is_one_ma_min() -> None:
     assert dose.dose_ma_min == pytest.approx(1.0)
 
 
+@pytest.mark.requirement("SR-018")
 def test_a_linear_ramp_counts_as_its_exact_area() -> None:
     dose = DoseIntegrator()
     for n in range(6001):
@@ -21,6 +22,7 @@ def test_a_linear_ramp_counts_as_its_exact_area() -> None:
     assert dose.dose_ma_min == pytest.approx(0.5)
 
 
+@pytest.mark.requirement("SR-018")
 def test_the_integral_follows_the_samples_not_a_nominal_period() -> None:
     dose = DoseIntegrator()
     dose.add_sample(0.0, 1.2)

@@ -51,6 +51,7 @@ def test_defaults_resolve_to_the_catalogue_program(catalogue: Catalogue) -> None
     assert (program.current_cap_ma, program.current_limit) == (0.8, "program")
 
 
+@pytest.mark.requirement("SR-005")
 def test_the_program_cap_is_accepted_at_the_edge_and_refused_above(catalogue: Catalogue) -> None:
     assert resolved(catalogue, area="face", indication="pigmentation",
                     current_ma=0.8).target_ma == 0.8
@@ -60,6 +61,7 @@ def test_the_program_cap_is_accepted_at_the_edge_and_refused_above(catalogue: Ca
     assert "0.80 mA" in reason.text
 
 
+@pytest.mark.requirement("SR-005")
 def test_the_area_cap_limits_face_disincrustation_at_1_5_ma(catalogue: Catalogue) -> None:
     program = resolved(catalogue, area="face", indication="disincrustation", current_ma=1.5)
     assert program.current_cap_ma == 1.5
@@ -67,6 +69,7 @@ def test_the_area_cap_limits_face_disincrustation_at_1_5_ma(catalogue: Catalogue
     assert reason.code == "current_above_cap" and reason.detail("cap_ma") == 1.5
 
 
+@pytest.mark.requirement("SR-004")
 def test_the_firmware_maximum_limits_the_decollete_at_2_ma(catalogue: Catalogue) -> None:
     program = resolved(catalogue, area="decollete", indication="ageing", current_ma=2.0)
     assert program.current_cap_ma == 2.0
@@ -76,6 +79,7 @@ def test_the_firmware_maximum_limits_the_decollete_at_2_ma(catalogue: Catalogue)
     assert reason.detail("limit") == "firmware" and reason.detail("cap_ma") == 2.0
 
 
+@pytest.mark.requirement("SR-017")
 def test_the_density_cap_follows_the_electrode_actually_chosen(catalogue: Catalogue) -> None:
     # Ageing on the 5 cm² roller: 0.1 mA/cm² x 5 cm² = 0.5 mA, below the 1.0 mA program cap.
     program = resolved(catalogue, area="face", indication="ageing", electrode_id="face_roller",
@@ -94,6 +98,7 @@ def test_a_default_above_the_chosen_electrodes_cap_is_lowered_with_a_decision(
     assert program.decisions[0].detail("limit") == "density"
 
 
+@pytest.mark.requirement("SR-017")
 def test_the_roller_gets_0_3_ma_per_cm2_in_disincrustation_only(catalogue: Catalogue) -> None:
     roller = resolved(catalogue, area="face", indication="disincrustation",
                       electrode_id="face_roller")
@@ -103,6 +108,7 @@ def test_the_roller_gets_0_3_ma_per_cm2_in_disincrustation_only(catalogue: Catal
     assert {t.limit: t.value for t in pigmentation.cap_terms}["density"] == 0.5  # 0.1 x 5
 
 
+@pytest.mark.requirement("SR-005", "SR-043")
 def test_the_eye_area_is_capped_at_0_3_ma(catalogue: Catalogue) -> None:
     program = resolved(catalogue, area="eye_area", indication="puffiness", current_ma=0.3)
     assert program.current_cap_ma == 0.3
@@ -111,6 +117,7 @@ def test_the_eye_area_is_capped_at_0_3_ma(catalogue: Catalogue) -> None:
     assert reason.code == "current_above_cap" and reason.detail("cap_ma") == 0.3
 
 
+@pytest.mark.requirement("SR-005")
 def test_the_electrode_maximum_caps_when_it_is_the_lowest(catalogue: Catalogue) -> None:
     weak_pad = dataclasses.replace(catalogue.electrode("pad_15"), max_current_ma=0.7)
     modified = dataclasses.replace(catalogue, electrodes=tuple(
@@ -121,6 +128,7 @@ def test_the_electrode_maximum_caps_when_it_is_the_lowest(catalogue: Catalogue) 
     assert reason.detail("limit") == "electrode"
 
 
+@pytest.mark.requirement("SR-047", "SR-005")
 def test_a_caution_item_halves_the_caps_and_needs_acknowledgement(catalogue: Catalogue) -> None:
     reason = refused(catalogue, area="face", indication="disincrustation", reduced_caps=True)
     assert reason.code == "caution_not_acknowledged"
@@ -155,6 +163,7 @@ def test_requests_below_the_minimum_or_not_numbers_are_refused(catalogue: Catalo
     ("decollete", "ageing", "decollete_pair", 30.0, "area"),
     ("eye_area", "puffiness", "eye_ball", 2.5, "area"),
 ])
+@pytest.mark.requirement("SR-018")
 def test_the_dose_cap_is_the_lowest_of_area_charge_density_and_device(
         catalogue: Catalogue, area: str, indication: str, electrode: str, cap: float,
         limit: str) -> None:
@@ -164,6 +173,7 @@ def test_the_dose_cap_is_the_lowest_of_area_charge_density_and_device(
 
 # --- time -----------------------------------------------------------------------------------
 
+@pytest.mark.requirement("SR-019")
 def test_the_time_cap_is_accepted_at_the_edge_and_refused_above(catalogue: Catalogue) -> None:
     assert resolved(catalogue, area="face", indication="pigmentation",
                     current_stage_s=900.0).stage_time_s == 900.0
@@ -175,6 +185,7 @@ def test_the_time_cap_is_accepted_at_the_edge_and_refused_above(catalogue: Catal
     assert nan.code == "invalid_value" and nan.detail("field") == "current_stage_s"
 
 
+@pytest.mark.requirement("SR-019")
 def test_no_program_allows_more_than_20_minutes(catalogue: Catalogue) -> None:
     for program in catalogue.programs:
         for second in (False, True):
@@ -205,6 +216,7 @@ def test_no_program_allows_more_than_20_minutes(catalogue: Catalogue) -> None:
     ({"area": "face", "indication": "pigmentation", "second_phase": True}, "no_second_phase",
      "face.pigmentation"),
 ])
+@pytest.mark.requirement("SR-043")
 def test_requests_the_catalogue_does_not_allow_are_refused_by_name(
         catalogue: Catalogue, kwargs: dict[str, object], code: str, named: str) -> None:
     reason = refused(catalogue, **kwargs)
@@ -227,6 +239,7 @@ def test_the_acidic_toner_phase_is_positive_with_its_own_caps(catalogue: Catalog
 
 # --- operator +/- -----------------------------------------------------------------------------
 
+@pytest.mark.requirement("SR-020")
 def test_adjustments_step_by_0_05_ma_within_the_cap(catalogue: Catalogue) -> None:
     program = resolved(catalogue, area="face", indication="pigmentation")  # cap 0.8
     step = resolve_adjustment(0.6, 0.05, program)
@@ -238,6 +251,7 @@ def test_adjustments_step_by_0_05_ma_within_the_cap(catalogue: Catalogue) -> Non
     assert bad.target_ma == 0.6
 
 
+@pytest.mark.requirement("SR-005")
 def test_a_rise_past_the_cap_stops_at_the_cap_and_one_at_the_cap_is_refused(
         catalogue: Catalogue) -> None:
     program = resolved(catalogue, area="face", indication="pigmentation")

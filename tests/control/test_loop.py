@@ -66,6 +66,7 @@ def test_cycles_run_on_a_drift_free_10_ms_grid(controller: Controller) -> None:
     assert all(r.healthy for r in records)
 
 
+@pytest.mark.requirement("SR-008")
 def test_self_test_runs_on_the_first_cycle_and_ready_is_sent_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "notify.sock"
@@ -92,6 +93,7 @@ def test_self_test_runs_on_the_first_cycle_and_ready_is_sent_once(
         server.close()
 
 
+@pytest.mark.requirement("SR-008")
 def test_a_factory_fresh_dac_fails_the_self_test_and_nothing_can_start() -> None:
     clock = VirtualClock()
     board = build_board(load_board_config(), sim=True, clock=clock, fresh_dac=True)
@@ -113,6 +115,7 @@ def test_a_factory_fresh_dac_fails_the_self_test_and_nothing_can_start() -> None
         board.close()
 
 
+@pytest.mark.requirement("SR-039", "SR-003")
 def test_the_estop_edge_cuts_from_the_gpio_callback_before_the_next_cycle(
         controller: Controller) -> None:
     start(controller)
@@ -133,6 +136,7 @@ def test_the_estop_edge_cuts_from_the_gpio_callback_before_the_next_cycle(
     assert controller.snapshot.fault.code == "estop"
 
 
+@pytest.mark.requirement("SR-007")
 def test_the_hardware_trip_edge_latches_hw_trip() -> None:
     low_load = SkinParams(rs_ohm=300.0, rp_ohm=5_000.0)  # 28 V / 5.4 kOhm: far above 2.7 mA
     built = build_controller(sim=True, clock=VirtualClock(), load=low_load,
@@ -152,6 +156,7 @@ def test_the_hardware_trip_edge_latches_hw_trip() -> None:
         built.close()
 
 
+@pytest.mark.requirement("SR-027")
 def test_a_dead_dac_trips_once_per_episode(controller: Controller) -> None:
     start(controller)
     run_with_ui(controller, 3.0)
@@ -187,6 +192,7 @@ def test_a_late_cycle_while_idle_is_counted_but_latches_nothing(
     assert controller.snapshot.state is S.IDLE
 
 
+@pytest.mark.requirement("SR-033")
 def test_the_heartbeat_stops_in_a_fault_and_returns_after_acknowledgement(
         controller: Controller) -> None:
     start(controller)
@@ -219,6 +225,7 @@ def test_stop_ends_the_current_within_2_s_and_leaves_the_board_safe(
     assert not controller.board.boost.is_enabled
 
 
+@pytest.mark.requirement("SR-028")
 def test_a_stuck_loop_shows_the_supervisors_fault_in_the_snapshot(
         controller: Controller) -> None:
     start(controller)

@@ -60,10 +60,12 @@ def test_persistence_counts_from_the_first_sample_that_saw_the_condition() -> No
 AT_CAP = dataclasses.replace(HOLD, setpoint_ma=1.5, dac_ma=1.5)
 
 
+@pytest.mark.requirement("SR-006")
 def test_over_current_at_exactly_cap_plus_margin_never_trips() -> None:
     assert codes(feed(100, ctx=AT_CAP, current_ma=1.55)) == []
 
 
+@pytest.mark.requirement("SR-006")
 def test_over_current_above_the_margin_trips_after_50_ms_not_before() -> None:
     reports = feed(6, ctx=AT_CAP, current_ma=1.551)
     assert first_fault_at(reports, "over_current") == pytest.approx(0.050)
@@ -81,21 +83,25 @@ def test_over_current_uses_the_firmware_limit_when_no_program_is_loaded() -> Non
 
 # --- contact loss: I < 50 % I_set for > 100 ms, or load > 100 kΩ ---
 
+@pytest.mark.requirement("SR-011")
 def test_contact_loss_at_exactly_half_the_setpoint_does_not_trip() -> None:
     assert "contact_lost" not in codes(feed(50, current_ma=0.5, electrode_v=11.0))
 
 
+@pytest.mark.requirement("SR-011")
 def test_contact_loss_below_half_trips_after_100_ms_not_before() -> None:
     reports = feed(11, current_ma=0.499, electrode_v=11.0)
     assert first_fault_at(reports, "contact_lost") == pytest.approx(0.100)
     assert "contact_lost" not in codes(feed(10, current_ma=0.499, electrode_v=11.0))
 
 
+@pytest.mark.requirement("SR-011")
 def test_contact_loss_is_not_judged_below_a_0_05_ma_setpoint() -> None:
     low = dataclasses.replace(HOLD, setpoint_ma=0.049, dac_ma=0.049)
     assert "contact_lost" not in codes(feed(50, ctx=low, current_ma=0.0, electrode_v=3.0))
 
 
+@pytest.mark.requirement("SR-010")
 def test_a_load_above_the_loss_threshold_trips_after_100_ms() -> None:
     # 1 mA at 100.1 V/mA (V_OUT - 0.1 kΩ shunt drop): load just above 100 kΩ.
     over = feed(11, current_ma=1.0, electrode_v=100.2 + 0.1)
@@ -114,6 +120,7 @@ def test_the_loss_threshold_follows_the_safety_config() -> None:
                                             electrode_v=0.2 * 120 + 0.02))
 
 
+@pytest.mark.requirement("SR-010")
 def test_an_open_circuit_at_the_rail_trips_in_20_ms() -> None:
     reports = feed(3, current_ma=0.0, electrode_v=27.9)
     assert first_fault_at(reports, "contact_lost") == pytest.approx(0.020)
@@ -122,11 +129,13 @@ def test_an_open_circuit_at_the_rail_trips_in_20_ms() -> None:
 
 # --- compliance: warn at 24 V, saturated at the rail for > 1 s ---
 
+@pytest.mark.requirement("SR-014")
 def test_the_compliance_warning_starts_at_24_v() -> None:
     assert feed(1, electrode_v=24.0)[0].compliance_warning
     assert not feed(1, electrode_v=23.99)[0].compliance_warning
 
 
+@pytest.mark.requirement("SR-015")
 def test_saturation_at_the_rail_trips_after_1_s_and_suppresses_the_regulation_fault() -> None:
     reports = feed(101, current_ma=0.85, electrode_v=27.5)
     assert first_fault_at(reports, "compliance_saturation") == pytest.approx(1.0)
@@ -142,17 +151,20 @@ def test_at_the_rail_but_regulated_is_only_a_warning() -> None:
 
 # --- regulation: |I - I_set| > max(0.05 mA, 10 %) for > 500 ms ---
 
+@pytest.mark.requirement("SR-023")
 def test_a_regulation_error_at_the_tolerance_never_trips() -> None:
     assert codes(feed(100, current_ma=1.1)) == []
     assert codes(feed(100, current_ma=0.9)) == []
 
 
+@pytest.mark.requirement("SR-023")
 def test_a_regulation_error_above_tolerance_trips_after_500_ms_not_before() -> None:
     reports = feed(51, current_ma=1.101)
     assert first_fault_at(reports, "regulation") == pytest.approx(0.500)
     assert codes(feed(50, current_ma=1.101)) == []
 
 
+@pytest.mark.requirement("SR-023")
 def test_the_regulation_tolerance_is_0_05_ma_at_small_currents() -> None:
     small = dataclasses.replace(HOLD, setpoint_ma=0.3, dac_ma=0.3)
     assert codes(feed(100, ctx=small, current_ma=0.35, electrode_v=7.0)) == []
@@ -161,6 +173,7 @@ def test_the_regulation_tolerance_is_0_05_ma_at_small_currents() -> None:
 
 # --- off-state current: |I| < 10 uA whenever the output is open ---
 
+@pytest.mark.requirement("SR-024")
 def test_off_state_current_below_10_ua_is_fine_and_at_10_ua_trips_in_two_samples() -> None:
     assert codes(feed(100, ctx=OPEN, current_ma=0.0099, electrode_v=0.0)) == []
     reports = feed(2, ctx=OPEN, current_ma=0.010, electrode_v=0.0)
@@ -168,6 +181,7 @@ def test_off_state_current_below_10_ua_is_fine_and_at_10_ua_trips_in_two_samples
     assert "unintended_output" not in codes(feed(1, ctx=OPEN, current_ma=0.010, electrode_v=0.0))
 
 
+@pytest.mark.requirement("SR-024")
 def test_off_state_current_is_judged_only_after_the_relay_had_20_ms_to_open() -> None:
     opening = dataclasses.replace(OPEN, relay_changed_at_s=0.0)
     reports = feed(4, ctx=opening, current_ma=0.5, electrode_v=0.0)
@@ -176,6 +190,7 @@ def test_off_state_current_is_judged_only_after_the_relay_had_20_ms_to_open() ->
 
 # --- sensors ---
 
+@pytest.mark.requirement("SR-030")
 def test_a_reading_older_than_100_ms_is_stale() -> None:
     monitors = SafetyMonitors(SafetyConfig())
     assert monitors.check(HOLD, reading(0.0), 1.0, 0.100).faults == []
@@ -190,6 +205,7 @@ def test_a_reading_older_than_100_ms_is_stale() -> None:
     ({"electrode_v": math.inf}, "electrode_v"),
     ({"boost_v": 32.0}, "boost_v"),
 ])
+@pytest.mark.requirement("SR-030")
 def test_a_reading_out_of_its_possible_range_is_named(values: dict[str, float],
                                                        signal: str) -> None:
     monitors = SafetyMonitors(SafetyConfig())
@@ -201,12 +217,14 @@ def test_a_reading_out_of_its_possible_range_is_named(values: dict[str, float],
     assert faults[0].detail("signal") == signal
 
 
+@pytest.mark.requirement("SR-026")
 def test_current_the_wrong_way_trips_after_20_ms() -> None:
     assert "sensor_sign" not in codes(feed(20, current_ma=-0.0099, electrode_v=1.0))
     reports = feed(3, current_ma=-0.011, electrode_v=1.0)
     assert first_fault_at(reports, "sensor_sign") == pytest.approx(0.020)
 
 
+@pytest.mark.requirement("SR-029")
 def test_dac_readback_within_5_percent_plus_two_codes_passes_and_beyond_trips() -> None:
     tolerance = 0.05 + 2 * 0.0006197
     ok = feed(1, setpoint_readback_ma=1.0 + tolerance - 1e-6)
@@ -225,6 +243,7 @@ def test_dac_readback_at_zero_command_allows_20_ua() -> None:
 
 # --- short circuit: load V < 0.5 V at I > 0.5 mA ---
 
+@pytest.mark.requirement("SR-013")
 def test_a_short_trips_after_20_ms_and_its_edges_do_not() -> None:
     reports = feed(3, current_ma=1.0, electrode_v=0.1 + 0.49)
     assert first_fault_at(reports, "short_circuit") == pytest.approx(0.020)
@@ -238,6 +257,7 @@ def test_a_short_trips_after_20_ms_and_its_edges_do_not() -> None:
 
 @pytest.mark.parametrize(("boost_v", "ok"), [(28.5, True), (28.49, False), (31.5, True),
                                              (31.51, False)])
+@pytest.mark.requirement("SR-016")
 def test_the_boost_must_read_30_v_within_5_percent(boost_v: float, ok: bool) -> None:
     found = codes(feed(1, boost_v=boost_v))
     assert (found == []) is ok
@@ -245,6 +265,7 @@ def test_the_boost_must_read_30_v_within_5_percent(boost_v: float, ok: bool) -> 
         assert found == ["boost_out_of_range"]
 
 
+@pytest.mark.requirement("SR-016")
 def test_the_boost_is_not_judged_in_its_first_50_ms() -> None:
     starting = dataclasses.replace(HOLD, boost_on_since_s=0.0)
     assert codes(feed(1, ctx=starting, boost_v=5.0)) == []

@@ -29,6 +29,7 @@ def ramp_until_settled(ramp: SetpointRamp, hold_rise: bool = False, limit: int =
 
 @pytest.mark.parametrize(("target_ma", "expected_s"), [(0.15, 30.0), (1.0, 30.0), (1.5, 30.0),
                                                        (2.0, 40.0)])
+@pytest.mark.requirement("SR-020")
 def test_ramp_up_lasts_at_least_30_s_and_never_exceeds_50_ua_per_s(
         target_ma: float, expected_s: float) -> None:
     ramp = SetpointRamp()
@@ -39,6 +40,7 @@ def test_ramp_up_lasts_at_least_30_s_and_never_exceeds_50_ua_per_s(
     assert normal_ramp_duration_s(target_ma) == pytest.approx(expected_s)
 
 
+@pytest.mark.requirement("SR-020")
 def test_the_rate_is_min_of_50_ua_per_s_and_target_over_30_s() -> None:
     assert normal_rate_ma_per_s(0.3) == pytest.approx(0.01)
     assert normal_rate_ma_per_s(1.5) == pytest.approx(0.05)
@@ -46,6 +48,7 @@ def test_the_rate_is_min_of_50_ua_per_s_and_target_over_30_s() -> None:
 
 
 @pytest.mark.parametrize("level_ma", [0.15, 0.8, 2.0])
+@pytest.mark.requirement("SR-021")
 def test_a_normal_ramp_down_takes_as_long_as_the_ramp_up(level_ma: float) -> None:
     ramp = SetpointRamp(setpoint_ma=level_ma, target_ma=level_ma)
     ramp.ramp_down_normally()
@@ -56,6 +59,7 @@ def test_a_normal_ramp_down_takes_as_long_as_the_ramp_up(level_ma: float) -> Non
 
 
 @pytest.mark.parametrize("level_ma", [0.05, 0.3, 1.0, 2.0])
+@pytest.mark.requirement("SR-022")
 def test_stop_reaches_zero_within_2_s_without_a_jump(level_ma: float) -> None:
     ramp = SetpointRamp(setpoint_ma=level_ma, target_ma=level_ma)
     ramp.ramp_down_fast()
@@ -65,6 +69,7 @@ def test_stop_reaches_zero_within_2_s_without_a_jump(level_ma: float) -> None:
     assert largest_step < level_ma  # a ramp, not a step
 
 
+@pytest.mark.requirement("SR-014")
 def test_hold_keeps_the_setpoint_from_rising_but_lets_it_fall() -> None:
     ramp = SetpointRamp(setpoint_ma=0.5)
     ramp.ramp_up_to(1.0)
@@ -83,6 +88,7 @@ def test_a_late_cycle_advances_no_more_than_50_ms_worth() -> None:
     assert ramp.setpoint_ma == pytest.approx(0.05 * 0.05)
 
 
+@pytest.mark.requirement("SR-020")
 def test_an_adjustment_while_holding_slews_at_the_rate_for_the_new_target() -> None:
     ramp = SetpointRamp(setpoint_ma=1.0, target_ma=1.0)
     ramp.ramp_up_to(1.05)
@@ -91,6 +97,7 @@ def test_an_adjustment_while_holding_slews_at_the_rate_for_the_new_target() -> N
     assert cycles * PERIOD_S == pytest.approx(0.05 / (1.05 / 30.0), abs=2 * PERIOD_S)
 
 
+@pytest.mark.requirement("SR-001")
 def test_cut_is_immediate() -> None:
     ramp = SetpointRamp(setpoint_ma=1.2, target_ma=1.2)
     ramp.cut()

@@ -12,6 +12,7 @@ from kiosk.hal.sim.clock import VirtualClock
 from tests.control.shell_helpers import drive_current, sim_board, sim_of
 
 
+@pytest.mark.requirement("SR-001")
 def test_trip_reaches_the_safe_state_and_latches_the_reason() -> None:
     board = sim_board()
     drive_current(board, 1.0)
@@ -40,6 +41,7 @@ def test_trip_reaches_the_safe_state_and_latches_the_reason() -> None:
     assert not shutdown.pending
 
 
+@pytest.mark.requirement("SR-001")
 def test_the_relay_opens_before_the_dac_is_touched() -> None:
     board = sim_board()
     drive_current(board, 1.0)
@@ -88,6 +90,7 @@ def test_repeated_trips_keep_the_safe_state_and_every_reason_in_order() -> None:
     assert [t.source for t in shutdown.history] == ["estop_gpio", "supervisor", "estop_gpio"]
 
 
+@pytest.mark.requirement("SR-003")
 def test_a_trip_from_another_thread_does_not_wait_for_a_held_bus() -> None:
     board = sim_board()
     drive_current(board, 1.0)

@@ -37,6 +37,7 @@ def test_no_trip_while_cycles_complete_in_time() -> None:
     assert board.output_relay.is_closed
 
 
+@pytest.mark.requirement("SR-032")
 def test_a_stall_opens_the_relay_and_stops_the_heartbeat_within_its_timing() -> None:
     clock = VirtualClock()
     board, shutdown, supervisor = supervised(clock)
@@ -82,6 +83,7 @@ def test_a_disarmed_supervisor_never_trips() -> None:
     assert not shutdown.pending
 
 
+@pytest.mark.requirement("SR-028")
 def test_a_stuck_adc_conversion_is_caught_inside_the_busy_poll() -> None:
     """``adc_never_ready``: the driver's poll never returns; the supervisor, fired by the very
     clock the poll advances, opens the relay; the simulation's end unwinds the poll."""

@@ -54,6 +54,7 @@ def test_pings_at_half_the_watchdog_timeout(notify_socket: socket.socket) -> Non
     assert received(notify_socket) == ["WATCHDOG=1"] * 4
 
 
+@pytest.mark.requirement("SR-034")
 def test_no_pings_without_healthy_cycles(notify_socket: socket.socket) -> None:
     watchdog = SystemdWatchdog()
     watchdog.healthy_cycle(0.0)

@@ -60,6 +60,7 @@ def test_a_full_session_is_recorded_with_every_field_of_the_domain_spec(
     assert [s.sensation for s in record.sensations] == [Sensation.TINGLING]
 
 
+@pytest.mark.requirement("SR-046")
 def test_any_yes_blocks_the_program_and_the_answers_stay_recorded(
         book: SessionBook, client_id: str) -> None:
     session_id = book.start_session(client_id, "Eva")
@@ -99,6 +100,7 @@ def test_a_closed_session_is_final(book: SessionBook, client_id: str) -> None:
         book.close_session(session_id, SessionSummary("again"))
 
 
+@pytest.mark.requirement("SR-040")
 def test_a_session_cut_by_power_loss_is_marked_interrupted_at_the_next_start(
         db_path: Path) -> None:
     with RecordStore.open(db_path) as store:

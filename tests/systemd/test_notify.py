@@ -52,6 +52,7 @@ def _longest_silence_s(pings: list[float]) -> float:
                default=0.0)
 
 
+@pytest.mark.requirement("SR-034")
 def test_ready_then_watchdog_pings_which_stop_while_the_loop_is_stalled(tmp_path):
     notify_path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

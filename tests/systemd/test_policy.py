@@ -11,6 +11,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = REPO / "systemd"
 
@@ -42,6 +44,7 @@ KIOSK = read_unit(SYSTEMD_DIR / "kiosk.service")
 FAULT = read_unit(SYSTEMD_DIR / "kiosk-fault.service")
 
 
+@pytest.mark.requirement("SR-034")
 def test_kiosk_is_a_notify_service_with_a_short_watchdog():
     service = KIOSK["Service"]
     assert service["Type"] == ["notify"]
@@ -49,6 +52,7 @@ def test_kiosk_is_a_notify_service_with_a_short_watchdog():
     assert 0 < seconds(service["WatchdogSec"][0]) <= 2
 
 
+@pytest.mark.requirement("SR-036")
 def test_stop_helper_runs_after_every_exit_as_the_kiosk_user():
     stop_post = KIOSK["Service"]["ExecStopPost"]
     assert len(stop_post) == 1

@@ -62,6 +62,7 @@ def board():
     left.close()
 
 
+@pytest.mark.requirement("SR-036")
 def test_relays_and_boost_end_low_and_dac_at_zero_in_power_down(board):
     report = board.stop()
 
@@ -73,6 +74,7 @@ def test_relays_and_boost_end_low_and_dac_at_zero_in_power_down(board):
     assert board.opened_buses == [WIRING.i2c_bus]
 
 
+@pytest.mark.requirement("SR-036")
 def test_output_relay_is_released_before_anything_touches_the_bus(board):
     k1_low_at_bus_time: list[bool] = []
     real_open_bus = board.open_bus
@@ -86,6 +88,7 @@ def test_output_relay_is_released_before_anything_touches_the_bus(board):
     assert k1_low_at_bus_time == [True]
 
 
+@pytest.mark.requirement("SR-036")
 def test_a_dead_dac_still_leaves_the_relays_open_and_reports_failure(board):
     board.bus.set_nack(WIRING.dac_address, True)
 

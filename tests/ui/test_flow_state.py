@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ def test_a_stage_timer_runs_on_the_time_it_is_given_and_keeps_its_start() -> Non
     assert timer.finished(220.0) and timer.remaining_s(300.0) == 0.0
 
 
+@pytest.mark.requirement("SR-046")
 def test_one_yes_on_the_screening_blocks_and_no_program_request_claims_it_cleared() -> None:
     flow = TreatmentFlow()
     for item in load_catalogue().screening_items:
@@ -41,6 +43,7 @@ def test_one_yes_on_the_screening_blocks_and_no_program_request_claims_it_cleare
     assert flow.blocking_answers() == ["pregnancy"]
 
 
+@pytest.mark.requirement("SR-047")
 def test_a_caution_answer_lowers_the_caps_only_once_acknowledged() -> None:
     flow = TreatmentFlow()
     flow.choose_area("face")

@@ -125,6 +125,7 @@ def test_happy_path_reaches_a_saved_summary(kiosk: Any) -> None:
     assert k.screen == "home"
 
 
+@pytest.mark.requirement("SR-046")
 def test_a_yes_on_the_screening_ends_the_session_without_current(kiosk: Any) -> None:
     k = kiosk
     k.new_client_to_screening()
@@ -149,6 +150,7 @@ def session_record_status(k: Any, session_id: str) -> str:
     return SessionBook(k.app.records_view.store).get_session(session_id).status.value
 
 
+@pytest.mark.requirement("SR-038", "SR-012", "SR-037")
 def test_contact_loss_is_shown_latched_and_only_a_fresh_ramp_brings_current_back(
         kiosk: Any) -> None:
     k = kiosk
@@ -185,6 +187,7 @@ def test_contact_loss_is_shown_latched_and_only_a_fresh_ramp_brings_current_back
     k.advance_until(lambda s: s.state is TreatmentState.HOLD, timeout_s=120.0)
 
 
+@pytest.mark.requirement("SR-038", "SR-039")
 def test_an_emergency_stop_cuts_at_once_and_is_acknowledged_only_after_release(
         kiosk: Any) -> None:
     k = kiosk
@@ -210,6 +213,7 @@ def test_an_emergency_stop_cuts_at_once_and_is_acknowledged_only_after_release(
     assert k.app.snapshot.measured_ma < 0.01 and not k.app.snapshot.output_enabled
 
 
+@pytest.mark.requirement("SR-022")
 def test_client_feels_burning_stops_within_two_seconds_and_is_recorded(kiosk: Any) -> None:
     k = kiosk
     walk_to_current_screen(k)
@@ -223,6 +227,7 @@ def test_client_feels_burning_stops_within_two_seconds_and_is_recorded(kiosk: An
     assert [s.sensation.value for s in session_record(k).sensations] == ["burning"]
 
 
+@pytest.mark.requirement("SR-037", "SR-022")
 def test_stop_is_big_bottom_right_and_reaches_zero_within_two_seconds(kiosk: Any) -> None:
     k = kiosk
     walk_to_current_screen(k)
@@ -240,6 +245,7 @@ def test_stop_is_big_bottom_right_and_reaches_zero_within_two_seconds(kiosk: Any
     assert k.text("slot_a") == "Resume (new contact check)"
 
 
+@pytest.mark.requirement("SR-035")
 def test_a_frozen_screen_stops_the_current_through_the_heartbeat(kiosk: Any) -> None:
     k = kiosk
     walk_to_current_screen(k)
@@ -253,6 +259,7 @@ def test_a_frozen_screen_stops_the_current_through_the_heartbeat(kiosk: Any) -> 
     assert snap.fault is not None and snap.fault.code == "ui_heartbeat_lost"
 
 
+@pytest.mark.requirement("SR-036")
 def test_closing_the_app_leaves_the_board_in_the_safe_state(kiosk: Any) -> None:
     k = kiosk
     walk_to_current_screen(k)
