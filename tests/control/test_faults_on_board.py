@@ -103,7 +103,7 @@ def test_adc_never_ready_is_cut_by_the_supervisor_within_60_ms(
 def test_stuck_adc_is_caught_by_the_dac_readback(safety_figure: FigureRecorder) -> None:
     summary = run("adc_stuck")
     fault = only_fault(summary, "dac_readback")
-    limit_ms = 100.0 + SOFTWARE_STOP_MS + 5.0  # readback every 10th cycle (hardware.md 5)
+    limit_ms = 50.0 + SOFTWARE_STOP_MS + 5.0  # readback every 5th cycle (core.AUX_EVERY_CYCLES)
     safety_figure("safe_after_ms", fault["safe_after_ms"], "ms", limit=limit_ms)
     assert fault["safe_after_ms"] < limit_ms
 
