@@ -1,5 +1,10 @@
 """``kiosk``: the console entry point (``kiosk --sim`` on the simulated board, or on the device).
 
+``kiosk --headless [--sim] [--config FILE] [--state-dir DIR]`` runs the control service without
+a screen (:func:`kiosk.control.service.run_headless`: self-test, READY and watchdog pings to
+systemd, safe state on SIGTERM), so the systemd unit and the README use one entry point. It is
+routed before anything of Kivy is imported.
+
 Order matters: Kivy reads its window settings when the window is created, so the 800x480 size
 (or full screen on the device) is set before anything imports the window. The controller is
 built and started before the first screen, and whatever way the app ends (window closed, SIGTERM
@@ -36,6 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"{SIM_STATE_DIR} under --sim)")
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES),
                         default=i18n.DEFAULT_LANGUAGE)
+    parser.add_argument("--headless", action="store_true",
+                        help="the control service without a screen (with --sim, --seed, "
+                             "--config, --state-dir; see 'kiosk --headless --help')")
     return parser.parse_args(argv)
 
 
@@ -87,8 +95,17 @@ def fault_injector(controller: Any) -> Any:
     return controller.inject
 
 
+def wants_headless(argv: list[str]) -> bool:
+    return "--headless" in argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if wants_headless(arguments):
+        from kiosk.control.service import run_headless
+
+        return run_headless(arguments)
+    args = parse_args(arguments)
     configure_kivy(fullscreen=args.fullscreen)
     share_the_gil_with_the_control_thread()
     from kiosk.app import KioskApp
