@@ -10,10 +10,12 @@ from kiosk.control.reasons import Code, make
 from kiosk.control.shutdown import ShutdownPath
 from kiosk.hal.sim.clock import VirtualClock
 from tests.control.shell_helpers import drive_current, sim_board, sim_of
+from tools.traceability import FigureRecorder
 
 
 @pytest.mark.requirement("SR-001")
-def test_trip_reaches_the_safe_state_and_latches_the_reason() -> None:
+def test_trip_reaches_the_safe_state_and_latches_the_reason(
+        safety_figure: FigureRecorder) -> None:
     board = sim_board()
     drive_current(board, 1.0)
     sim = sim_of(board)
@@ -33,6 +35,7 @@ def test_trip_reaches_the_safe_state_and_latches_the_reason() -> None:
     assert abs(sim.true_current_ma()) < 0.01
     safe_at_s = sim.safe_state_reached_at_s(tripped_at_s)
     assert safe_at_s is not None
+    safety_figure("safe_after_ms", (safe_at_s - tripped_at_s) * 1000, "ms", limit=6.0)
     assert (safe_at_s - tripped_at_s) * 1000 <= 6.0  # relay release (5 ms) + one DAC write
     [request] = shutdown.take_pending()
     assert request.reason.code == "over_current"

@@ -8,6 +8,7 @@ from kiosk.control.shutdown import ShutdownPath
 from kiosk.control.supervisor import CHECK_PERIOD_S, STALL_TIMEOUT_S, Supervisor
 from kiosk.hal.sim.clock import VirtualClock
 from tests.control.shell_helpers import drive_current, sim_board, sim_of
+from tools.traceability import FigureRecorder
 
 
 def supervised(clock: VirtualClock):
@@ -38,7 +39,8 @@ def test_no_trip_while_cycles_complete_in_time() -> None:
 
 
 @pytest.mark.requirement("SR-032")
-def test_a_stall_opens_the_relay_and_stops_the_heartbeat_within_its_timing() -> None:
+def test_a_stall_opens_the_relay_and_stops_the_heartbeat_within_its_timing(
+        safety_figure: FigureRecorder) -> None:
     clock = VirtualClock()
     board, shutdown, supervisor = supervised(clock)
     sim = sim_of(board)
@@ -55,6 +57,7 @@ def test_a_stall_opens_the_relay_and_stops_the_heartbeat_within_its_timing() -> 
     assert STALL_TIMEOUT_S < detected_after_s <= STALL_TIMEOUT_S + CHECK_PERIOD_S + 1e-9
     safe_at_s = sim.safe_state_reached_at_s(last_cycle_s)
     assert safe_at_s is not None
+    safety_figure("safe_after_ms", (safe_at_s - last_cycle_s) * 1000, "ms", limit=60.0)
     assert (safe_at_s - last_cycle_s) * 1000 < 60.0
     assert not sim.heartbeat_alive()  # the monostable timed out too: a second, hardware line
 
@@ -84,7 +87,8 @@ def test_a_disarmed_supervisor_never_trips() -> None:
 
 
 @pytest.mark.requirement("SR-028")
-def test_a_stuck_adc_conversion_is_caught_inside_the_busy_poll() -> None:
+def test_a_stuck_adc_conversion_is_caught_inside_the_busy_poll(
+        safety_figure: FigureRecorder) -> None:
     """``adc_never_ready``: the driver's poll never returns; the supervisor, fired by the very
     clock the poll advances, opens the relay; the simulation's end unwinds the poll."""
     from kiosk.hal.sim.clock import SimulationEnded
@@ -101,6 +105,7 @@ def test_a_stuck_adc_conversion_is_caught_inside_the_busy_poll() -> None:
     assert [t.reason.code for t in shutdown.take_pending()] == ["loop_stall"]
     safe_at_s = sim.safe_state_reached_at_s(injected_s)
     assert safe_at_s is not None
+    safety_figure("safe_after_ms", (safe_at_s - injected_s) * 1000, "ms", limit=60.0)
     assert (safe_at_s - injected_s) * 1000 < 60.0
 
 
