@@ -36,6 +36,9 @@ cat > "$tmp/qemu-sim.conf" <<'CONF'
 ExecStart=
 ExecStart=/opt/kiosk/venv/bin/python -m kiosk.control.service --headless --sim --state-dir /var/lib/kiosk
 TimeoutStartSec=900
+# Its log on the serial console too, so the boot log shows what the kiosk said.
+StandardOutput=journal+console
+StandardError=journal+console
 CONF
 debugfs -w -f - "$tmp/disk.img?offset=$root_start" >/dev/null 2>"$tmp/debugfs.log" <<CMDS
 mkdir /etc/systemd/system/kiosk.service.d
@@ -52,7 +55,8 @@ qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic \
 qemu_pid=$!
 ready=0
 while kill -0 "$qemu_pid" 2>/dev/null; do
-  if grep -q "Started kiosk.service" "$log"; then ready=1; break; fi
+  # systemd colours the unit name: strip the escape codes before matching.
+  if sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -q "Started kiosk.service"; then ready=1; break; fi
   [ $(( $(date +%s) - started_s )) -lt "$timeout_s" ] || break
   sleep 2
 done
