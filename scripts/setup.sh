@@ -7,6 +7,9 @@ cd "$here"
 
 # Libraries a Kivy window needs (SDL loads GL/EGL at run time) and Xvfb for a virtual screen.
 APT_PACKAGES=(python3-venv xvfb libmtdev1 libgl1 libegl1 libgl1-mesa-dri)
+# Callers add what only they need (./run-tests: systemd, for systemd-analyze on the units).
+read -r -a extra_packages <<< "${KIOSK_EXTRA_APT_PACKAGES:-}"
+APT_PACKAGES+=("${extra_packages[@]}")
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
