@@ -45,12 +45,9 @@ def find_ref(root: Widget, ref: str) -> Widget | None:
     return None
 
 
-class FitLabel(Label):
-    """A label that wraps inside its box and shrinks (never under 18 px) until the text fits.
-
-    Russian runs about 30 % longer than English: instead of a layout per language, every static
-    text shrinks a little when it must.
-    """
+class _ShrinkingLabel(Label):
+    """Shared set-up of the labels that shrink to fit: theme colour, left/middle alignment, and a
+    font size that starts at ``max_font_px`` and never goes under ``min_font_px``."""
 
     ref = StringProperty("")
     max_font_px = NumericProperty(theme.BODY_PX)
@@ -67,6 +64,17 @@ class FitLabel(Label):
         self.bind(size=self._fit, text=self._fit)
 
     def _fit(self, *_args: Any) -> None:
+        raise NotImplementedError
+
+
+class FitLabel(_ShrinkingLabel):
+    """A label that wraps inside its box and shrinks (never under 18 px) until the text fits.
+
+    Russian runs about 30 % longer than English: instead of a layout per language, every static
+    text shrinks a little when it must.
+    """
+
+    def _fit(self, *_args: Any) -> None:
         if self.width <= 1 or self.height <= 1:
             return
         self.text_size = (self.width, None)
@@ -81,27 +89,14 @@ class FitLabel(Label):
         self.text_size = (self.width, self.height)
 
 
-class ValueLabel(Label):
+class ValueLabel(_ShrinkingLabel):
     """A one-line label for a value that changes at the poll rate (a number with its unit).
 
     It never wraps; when the text would not fit it shrinks, but it only measures again when the
     text's length or the box changes, so updating a figure 15 times a second costs one texture.
     """
 
-    ref = StringProperty("")
-    max_font_px = NumericProperty(theme.BODY_PX)
-    min_font_px = NumericProperty(theme.SMALL_PX)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("color", theme.TEXT)
-        kwargs.setdefault("halign", "left")
-        kwargs.setdefault("valign", "middle")
-        if "font_size" in kwargs and "max_font_px" not in kwargs:
-            kwargs["max_font_px"] = kwargs["font_size"]
-        kwargs.setdefault("font_size", kwargs.get("max_font_px", theme.BODY_PX))
-        super().__init__(**kwargs)
-        self._measured_for: tuple[int, float, float] | None = None
-        self.bind(size=self._fit, text=self._fit)
+    _measured_for: tuple[int, float, float] | None = None
 
     def _fit(self, *_args: Any) -> None:
         key = (len(self.text), self.width, self.height)
