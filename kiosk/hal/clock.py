@@ -7,6 +7,8 @@ simulation advances (a 20-minute session in seconds, reproducible with a seed).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +44,15 @@ class Clock(Protocol):
 
         The wall clock yields the GIL (as a real ioctl does) and returns once the duration has
         passed; a virtual clock simply advances.
+        """
+        ...
+
+    def call_at(self, due_s: float, callback: Callable[[float], None],
+                name: str) -> TimerHandle:
+        """Call ``callback(now_s)`` once when the clock reaches ``due_s``.
+
+        Wall clock: one scheduler thread per clock, callbacks in time order. Virtual clock:
+        fired by whichever thread advances the clock.
         """
         ...
 
@@ -82,10 +93,59 @@ class _ThreadTimer:
             self._thread.join(timeout=1.0)
 
 
+class _OneShot:
+    """A pending :meth:`RealClock.call_at`; cancelling it before it is due skips it."""
+
+    def __init__(self, callback: Callable[[float], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _WallScheduler:
+    """One-shot callbacks on the wall clock: a single thread, in time order."""
+
+    def __init__(self, clock: RealClock) -> None:
+        self._clock = clock
+        self._heap: list[tuple[float, int, _OneShot]] = []
+        self._seq = itertools.count()
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="wall-clock-timers", daemon=True)
+        self._thread.start()
+
+    def call_at(self, due_s: float, callback: Callable[[float], None]) -> _OneShot:
+        timer = _OneShot(callback)
+        with self._condition:
+            heapq.heappush(self._heap, (due_s, next(self._seq), timer))
+            self._condition.notify()
+        return timer
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while True:
+                    if self._heap:
+                        delay_s = self._heap[0][0] - self._clock.now_s()
+                        if delay_s <= 0:
+                            break
+                        self._condition.wait(delay_s)
+                    else:
+                        self._condition.wait()
+                _, _, timer = heapq.heappop(self._heap)
+            if not timer.cancelled:
+                timer.callback(self._clock.now_s())
+
+
 class RealClock:
     """The wall clock: ``time.monotonic`` and real sleeps."""
 
     is_virtual = False
+
+    def __init__(self) -> None:
+        self._scheduler: _WallScheduler | None = None
+        self._scheduler_lock = threading.Lock()
 
     def now_s(self) -> float:
         return time.monotonic()
@@ -104,6 +164,13 @@ class RealClock:
         time.sleep(0)  # yield the GIL, as the i2c-dev ioctl does
         while time.monotonic() < end_s:
             time.sleep(0)
+
+    def call_at(self, due_s: float, callback: Callable[[float], None],
+                name: str) -> TimerHandle:
+        with self._scheduler_lock:
+            if self._scheduler is None:
+                self._scheduler = _WallScheduler(self)
+        return self._scheduler.call_at(due_s, callback)
 
     def call_every(self, period_s: float, callback: Callable[[float], None],
                    name: str) -> TimerHandle:

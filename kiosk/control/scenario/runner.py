@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import heapq
-import itertools
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +42,7 @@ from kiosk.control.scenario.spec import Scenario, ScenarioError, ScenarioEvent
 from kiosk.control.service import Controller, build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
-from kiosk.hal.clock import Clock, RealClock
+from kiosk.hal.clock import Clock, RealClock, TimerHandle
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import SimulationEnded, VirtualClock
 from kiosk.hal.sim.skin import SkinParams
@@ -163,46 +160,6 @@ def resolve_or_refuse(scenario: Scenario) -> ResolvedProgram:
 # ---------------------------------------------------------------------------- the run
 
 
-class _Scheduler:
-    """Timed callbacks on the wall clock (realtime mode): one thread, in time order."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._heap: list[tuple[float, int, Callable[[float], None]]] = []
-        self._seq = itertools.count()
-        self._condition = threading.Condition()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="scenario-events", daemon=True)
-        self._thread.start()
-
-    def call_at(self, due_s: float, callback: Callable[[float], None]) -> None:
-        with self._condition:
-            heapq.heappush(self._heap, (due_s, next(self._seq), callback))
-            self._condition.notify()
-
-    def stop(self) -> None:
-        with self._condition:
-            self._stopped = True
-            self._condition.notify()
-        self._thread.join(timeout=1.0)
-
-    def _run(self) -> None:
-        while True:
-            with self._condition:
-                while not self._stopped:
-                    if self._heap:
-                        delay_s = self._heap[0][0] - self._clock.now_s()
-                        if delay_s <= 0:
-                            break
-                        self._condition.wait(delay_s)
-                    else:
-                        self._condition.wait()
-                if self._stopped:
-                    return
-                _, _, callback = heapq.heappop(self._heap)
-            callback(self._clock.now_s())
-
-
 class ScenarioRun:
     """One run of one scenario; :meth:`run` returns the :class:`RunResult`."""
 
@@ -238,7 +195,7 @@ class ScenarioRun:
         self._started = False
         self._summarised = False
         self._writer = csv.writer(trace) if trace is not None else None
-        self._scheduler: _Scheduler | None = None
+        self._timers: list[TimerHandle] = []  # cancelled when the run ends
         if self._writer is not None:
             self._writer.writerow(TRACE_COLUMNS)
         self.controller.loop.add_observer(self._observe)
@@ -246,16 +203,9 @@ class ScenarioRun:
     # --- scheduling ---------------------------------------------------------------------------
 
     def _call_at(self, at_s: float, callback: Callable[[float], None], name: str) -> None:
-        due_s = self.t0_s + at_s
-        if isinstance(self.clock, VirtualClock):
-            self.clock.call_at(due_s, callback, name)
-        else:
-            assert self._scheduler is not None
-            self._scheduler.call_at(due_s, callback)
+        self._timers.append(self.clock.call_at(self.t0_s + at_s, callback, name))
 
     def _schedule(self) -> None:
-        if self.realtime:
-            self._scheduler = _Scheduler(self.clock)
         for event in self.scenario.events:
             self._call_at(event.at_s, _bind(self._fire, event), f"scenario {event.kind}")
         self._call_at(0.0, self._heartbeat, "ui heartbeat")
@@ -398,8 +348,8 @@ class ScenarioRun:
                 self._run_virtual()
             return self._summarise()
         finally:
-            if self._scheduler is not None:
-                self._scheduler.stop()
+            for timer in self._timers:
+                timer.cancel()
             if isinstance(self.clock, VirtualClock):
                 self.clock.end_s = None
             self.controller.close()
