@@ -86,6 +86,7 @@ class Code(StrEnum):
     CONTACT_CHECK_OPEN = "contact_check_open"
     CONTACT_CHECK_SHORT = "contact_check_short"
     NOTHING_TO_RESUME = "nothing_to_resume"
+    COMMAND_QUEUE_FULL = "command_queue_full"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -226,6 +227,8 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _r(Code.STORAGE_FAULT, "Records cannot be saved: no treatment can start or resume until "
        "storage works again. Call service.", _M),
     _r(Code.NOTHING_TO_RESUME, "There is no paused treatment to resume."),
+    _r(Code.COMMAND_QUEUE_FULL, "Too many commands at once: this one was not carried out (at most "
+       "{capacity} wait for the next control cycle; STOP always gets through).", _M),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
