@@ -33,11 +33,16 @@ def test_the_safety_file_covers_every_hazard_the_issue_names(safety: SafetyFile)
     assert all(safety.requirements_for_hazard(h.id) for h in safety.hazards)
 
 
-def test_requirement_ids_are_consecutive_so_a_gap_means_a_deleted_requirement(
+def test_requirement_ids_ascend_and_blocks_handed_out_start_on_a_ten(
         safety: SafetyFile) -> None:
+    """IDs are handed out in blocks per engineer (SR-070..074, ...): within a block a gap means
+    a deleted requirement; a new block starts at a multiple of ten."""
     numbers = [int(r.id.removeprefix("SR-")) for r in safety.requirements]
 
-    assert numbers == list(range(1, len(numbers) + 1))
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
+    for before, after in zip(numbers, numbers[1:], strict=False):
+        assert after == before + 1 or after % 10 == 0, f"SR-{before:03d} -> SR-{after:03d}"
 
 
 def test_the_hazard_list_and_the_requirements_data_agree(safety: SafetyFile) -> None:
