@@ -4,8 +4,9 @@ control cycle takes out. Bounded: a flood is coalesced or refused, never stored.
 Why: a plain FIFO let 100 000 heartbeats submitted before a STOP delay it by 16.6 s (64
 commands a cycle) and grew memory without bound (SR-022, SR-070, SR-071).
 
-- Every object is checked first (``validate``: a well-formed command, or a refusal with its
-  code). Junk never reaches the queue or the core's arithmetic.
+- Every object is checked first (``validate``, by default
+  :func:`kiosk.control.validation.validate_command`: a well-formed command, or an
+  ``invalid_command`` refusal). Junk never reaches the queue or the core's arithmetic.
 - ``Heartbeat`` coalesces into one flag: any number of them between two cycles is one.
 - The priority lane holds ``Stop``, ``Pause`` and ``Acknowledge`` (the commands that lower the
   current or answer a fault). They are never refused for lack of room: equal commands coalesce
@@ -24,27 +25,15 @@ per code with the number refused (:meth:`take_refusals`).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.control.codes import Reason
-from kiosk.control.commands import (
-    Acknowledge,
-    AdjustCurrent,
-    Command,
-    Heartbeat,
-    Pause,
-    Polarity,
-    ProgramRequest,
-    Resume,
-    StartTreatment,
-    Stop,
-    StopReason,
-)
+from kiosk.control.commands import Acknowledge, Command, Heartbeat, Pause, Stop
 from kiosk.control.reasons import Code, make
+from kiosk.control.validation import validate_command
 
 NORMAL_LANE_CAPACITY = 16
 """Commands other than the priority ones and heartbeats, between two cycles (10 ms). A person
@@ -74,7 +63,7 @@ class CommandIntake:
                  ack_capacity: int = ACK_CAPACITY) -> None:
         if normal_capacity < 1 or ack_capacity < 1:
             raise ValueError("capacities must be >= 1")
-        self._validate = validate if validate is not None else check_command
+        self._validate = validate if validate is not None else validate_command
         self.normal_capacity = normal_capacity
         self.ack_capacity = ack_capacity
         self._lock = threading.Lock()  # O(1) work under it; never held across a call out
@@ -96,8 +85,8 @@ class CommandIntake:
         try:
             checked = self._validate(obj)
         except Exception as error:  # a validator that fails refuses: any doubt is junk
-            checked = make(Code.INVALID_VALUE, field="command",
-                           value=f"{type(error).__name__}"[:40])
+            checked = make(Code.INVALID_COMMAND, command=type(obj).__name__[:40],
+                           field="(object)", problem=f"cannot be checked ({type(error).__name__})")
         if isinstance(checked, Reason):
             with self._lock:
                 self._refuse(checked)
@@ -116,7 +105,8 @@ class CommandIntake:
             try:
                 known = command in self._priority
             except TypeError:  # unhashable fields slipped past the validator
-                reason = make(Code.INVALID_VALUE, field="command", value="unhashable")
+                reason = make(Code.INVALID_COMMAND, command=type(command).__name__,
+                              field="(object)", problem="cannot be compared")
                 self._refuse(reason)
                 return reason
             if known:
@@ -184,78 +174,3 @@ class CommandIntake:
 
 def _sequence(entry: tuple[int, Command]) -> int:
     return entry[0]
-
-
-# ---------------------------------------------------------------------------- form check
-
-MAX_TEXT_CHARS = 128
-MAX_ADJUST_MA = 5.0
-
-
-def check_command(obj: object) -> Command | Reason:
-    """The command itself when it is well formed (exact command class, fields of the right
-    type, finite numbers, short printable text), else an ``invalid_value`` refusal naming the
-    field. Whether a well-formed value is allowed is the core's (the limits') to judge."""
-    try:
-        problem = _problem(obj)
-    except Exception as error:  # an attribute that cannot even be read
-        problem = ("command", type(error).__name__)
-    if problem is not None:
-        field, value = problem
-        return make(Code.INVALID_VALUE, field=field[:40], value=value[:60])
-    return obj  # type: ignore[return-value]  # one of the command classes, checked
-
-
-def _problem(obj: object) -> tuple[str, str] | None:
-    kind = type(obj)
-    if kind in (Heartbeat, Pause, Resume):
-        return None
-    if kind is Stop:
-        return None if type(getattr(obj, "reason", None)) is StopReason else ("reason", "?")
-    if kind is AdjustCurrent:
-        return _number(getattr(obj, "delta_ma", None), "delta_ma", MAX_ADJUST_MA, False)
-    if kind is Acknowledge:
-        return _text(getattr(obj, "fault_code", None), "fault_code", False)
-    if kind is StartTreatment:
-        return (_text(getattr(obj, "session_id", None), "session_id", False)
-                or _flag(getattr(obj, "screening_cleared", None), "screening_cleared")
-                or _program(getattr(obj, "program", None)))
-    return ("command", kind.__name__ if isinstance(kind.__name__, str) else "object")
-
-
-def _program(program: object) -> tuple[str, str] | None:
-    if type(program) is not ProgramRequest:
-        return ("program", type(program).__name__)
-    return (_text(program.area, "area", False) or _text(program.indication, "indication", False)
-            or _text(program.electrode_id, "electrode_id", True)
-            or _number(program.current_ma, "current_ma", 50.0, True)
-            or _number(program.current_stage_s, "current_stage_s", 86_400.0, True)
-            or _flag(program.caution_acknowledged, "caution_acknowledged")
-            or _flag(program.reduced_caps, "reduced_caps")
-            or _flag(program.second_phase, "second_phase")
-            or (None if program.polarity is None or type(program.polarity) is Polarity
-                else ("polarity", type(program.polarity).__name__)))
-
-
-def _text(value: object, field: str, optional: bool) -> tuple[str, str] | None:
-    if value is None and optional:
-        return None
-    if type(value) is not str or not 0 < len(value) <= MAX_TEXT_CHARS \
-            or not value.isprintable():
-        return (field, type(value).__name__)
-    return None
-
-
-def _flag(value: object, field: str) -> tuple[str, str] | None:
-    return None if type(value) is bool else (field, type(value).__name__)
-
-
-def _number(value: object, field: str, bound: float, optional: bool) -> tuple[str, str] | None:
-    if value is None and optional:
-        return None
-    if type(value) not in (int, float):
-        return (field, type(value).__name__)
-    number = float(value)  # type: ignore[arg-type]  # int or float, checked above
-    if not math.isfinite(number) or abs(number) > bound:
-        return (field, repr(number))
-    return None

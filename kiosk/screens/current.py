@@ -167,7 +167,7 @@ class CurrentScreen(KioskScreen):
         self.app.flow.note_event(self.app.now_s(), "pause")
 
     def resume(self) -> None:
-        self.app.submit(Resume())
+        self.app.submit(Resume(self.app.flow.session_id))
         self.app.flow.note_event(self.app.now_s(), "resume")
 
     def client_feels_burning(self) -> None:

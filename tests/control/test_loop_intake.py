@@ -103,7 +103,7 @@ def stop_outcome(controller: Controller, stop_at_s: float) -> tuple[float, float
 def mixed_flood(count: int) -> Iterator[object]:
     """Every kind of command a confused or hostile client could send, and junk."""
     kinds: list[object] = [
-        Heartbeat(), AdjustCurrent(0.05), AdjustCurrent(-0.05), Resume(), Pause(),
+        Heartbeat(), AdjustCurrent(0.05), AdjustCurrent(-0.05), Resume("session-1"), Pause(),
         StartTreatment(PROGRAM, "other", True), Acknowledge("contact_lost"),
         AdjustCurrent(1e308), AdjustCurrent(float("nan")), object(), {"program": "x"}, None,
         Stop("not a reason"),  # type: ignore[arg-type]
@@ -154,7 +154,7 @@ def test_a_stop_after_100_000_mixed_commands_and_junk_reaches_zero_within_2_s(
     finally:
         tracemalloc.stop()
     assert controller.loop.intake.waiting <= bound
-    assert set(refusals) == {"command_queue_full", "invalid_value"}
+    assert set(refusals) == {"command_queue_full", "invalid_command"}
     stop_at_s = controller.clock.now_s()
     assert controller.loop.submit(Stop(StopReason.CLIENT_DISCOMFORT)) is None  # never refused
 
@@ -236,9 +236,9 @@ JUNK: list[tuple[object, str]] = [
     (AdjustCurrent(float("nan")), "delta_ma"),
     (AdjustCurrent("0.05"), "delta_ma"),  # type: ignore[arg-type]
     (AdjustCurrent(True), "delta_ma"),
-    (object(), "command"),
-    ({"delta_ma": 0.05}, "command"),
-    (None, "command"),
+    (object(), "(object)"),
+    ({"delta_ma": 0.05}, "(object)"),
+    (None, "(object)"),
     (StartTreatment({"area": "face"}, "s", True), "program"),  # type: ignore[arg-type]
     (StartTreatment(PROGRAM, "s", "yes"), "screening_cleared"),  # type: ignore[arg-type]
     (StartTreatment(PROGRAM, "x" * 10_000, True), "session_id"),
@@ -258,7 +258,7 @@ def test_junk_is_refused_at_submit_and_the_treatment_goes_on(
     run_with_ui(controller, 3.0)
     assert controller.snapshot.state is S.RAMP_UP
     refusal = controller.loop.submit(junk)
-    assert refusal is not None and refusal.code == "invalid_value"
+    assert refusal is not None and refusal.code == "invalid_command"
     assert refusal.detail("field") == field
     assert controller.loop.intake.waiting == 0
     run_with_ui(controller, 0.5)
@@ -283,7 +283,7 @@ def test_refusals_reach_the_log_once_a_second_with_their_count() -> None:
         built.run_for(1.0)
     finally:
         built.close()
-    rows = [e for e in sink.events if e.code == "invalid_value"]
+    rows = [e for e in sink.events if e.code == "invalid_command"]
     assert 3 <= len(rows) <= 5  # once a second, not 15 000 rows
     assert sum(int(e.details["refused_count"]) for e in rows) == refused == 15_000
 

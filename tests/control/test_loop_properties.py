@@ -11,7 +11,6 @@ Checked from the board's own truth, not from the snapshot:
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from kiosk.control.catalogue import load_catalogue
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    EndSession,
     Heartbeat,
     Pause,
     ProgramRequest,
@@ -44,9 +44,7 @@ PROGRAMS = [(p.area, p.indication, p.cap_current_ma) for p in load_catalogue().p
 
 
 def resume() -> Resume:
-    """``Resume`` naming the session when the command carries one (issue 12 item 0)."""
-    names = {f.name for f in fields(Resume)}
-    return Resume(**({"session_id": SESSION} if "session_id" in names else {}))
+    return Resume(SESSION)
 
 
 # ---------------------------------------------------------------------------- strategies
@@ -82,6 +80,8 @@ JUNK = st.one_of(
     st.builds(Stop, st.one_of(st.text(max_size=12), st.none(), st.integers())),
     st.builds(Acknowledge, st.one_of(st.text(min_size=129, max_size=300), st.integers(),
                                      st.none(), st.lists(st.text(max_size=3), max_size=2))),
+    st.builds(Resume, ANYTHING),
+    st.builds(EndSession, ANYTHING),
     st.builds(StartTreatment, junk_program(), st.one_of(st.just(SESSION), ANYTHING),
               st.one_of(st.just(True), ANYTHING)),
 )
@@ -99,6 +99,7 @@ def valid_start(draw: st.DrawFn) -> StartTreatment:
 
 VALID = st.one_of(
     st.just(Heartbeat()),
+    st.builds(EndSession, st.sampled_from([SESSION, "session-2"])),
     st.builds(AdjustCurrent, st.sampled_from([round(k * 0.05, 2) for k in range(-4, 11)])),
     st.just(Pause()),
     st.builds(resume),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def test_requirement_ids_ascend_and_blocks_handed_out_start_on_a_ten(
 
     assert numbers == sorted(set(numbers))
     assert numbers[0] == 1
-    for before, after in zip(numbers, numbers[1:], strict=False):
+    for before, after in itertools.pairwise(numbers):
         assert after == before + 1 or after % 10 == 0, f"SR-{before:03d} -> SR-{after:03d}"
 
 
