@@ -78,6 +78,10 @@ class RecordStore:
         self.migrated_from = migrated_from  # version before this open migrated it, if it did
         self.boot_id = event_log.current_boot_id()
         self._synchronous_full = True
+        # the files this connection uses: a write into a deleted or replaced -wal would reach
+        # nobody, so every write transaction checks them before it commits (SR-060)
+        self.identity: chain_anchor.FileIdentity | None = (
+            None if read_only else chain_anchor.FileIdentity.of(path))
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True,
@@ -191,6 +195,9 @@ class RecordStore:
             raise storage_error_from(exc, self.path, "starting a write") from exc
         try:
             yield conn
+            problem = None if self.identity is None else self.identity.problem(self.path)
+            if problem is not None:
+                raise problem
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -270,7 +277,8 @@ class RecordStore:
         if 1 in applied:  # this open built the schema (another process may race to it)
             notes.append(event_log.LogEvent(
                 "records.database_created", "A new records database was created.",
-                details={"path": str(self.path), "schema_version": LATEST_VERSION},
+                details={"path": str(self.path), "schema_version": LATEST_VERSION,
+                         "anchor": chain_anchor.anchor_path(self.path).name},
                 durable=True))
         elif applied:
             notes.append(event_log.LogEvent(
@@ -307,6 +315,7 @@ def _create_atomically(path: Path, busy_timeout_s: float) -> None:
                                    migrated_from=None)
             creating._record_opening(applied, 0)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            seq, hash_ = event_log.head(conn)
         finally:
             conn.close()  # the last connection: SQLite removes the -wal and -shm files
         fd = os.open(temp, os.O_RDONLY)
@@ -315,6 +324,8 @@ def _create_atomically(path: Path, busy_timeout_s: float) -> None:
         finally:
             os.close(fd)
         # link fails if another process created the file meanwhile: theirs is kept
+        # the anchor goes first: a database never exists without one (SR-058)
+        chain_anchor.write(chain_anchor.anchor_path(path), chain_anchor.Anchor(seq, hash_))
         with contextlib.suppress(FileExistsError):
             os.link(temp, path)
         os.unlink(temp)
