@@ -34,6 +34,7 @@ INDICATIONS = frozenset({"disincrustation", "pigmentation", "ageing", "puffiness
 POLARITIES = frozenset({"negative", "positive"})  # of the active electrode
 INTERRUPTED_STOP_REASON = "interrupted"  # power loss or crash while the session was open
 MAX_PROGRESS_DOSE_MA_MIN = 1000.0  # far above any cap: a larger logged figure is junk
+MAX_PROGRESS_PEAK_MA = 10.0  # above the 2.7 mA hardware trip: a larger figure is junk
 _PROGRESS_ROWS_SCANNED = 50  # newest progress events looked at for a valid figure
 
 
@@ -260,10 +261,12 @@ class SessionBook:
                     "UPDATE sessions SET status = 'interrupted', stop_reason = ?,"
                     " dose_ma_min = coalesce(dose_ma_min, ?),"
                     " current_stage_s = coalesce(current_stage_s, ?),"
+                    " peak_current_ma = coalesce(peak_current_ma, ?),"
                     " dose_recorded_wall_us = ? WHERE session_id = ?",
                     (INTERRUPTED_STOP_REASON,
                      None if progress is None else progress.dose_ma_min,
                      None if progress is None else progress.elapsed_s,
+                     None if progress is None else progress.peak_ma,
                      None if progress is None else progress.wall_us, session_id))
             return len(open_rows)
 
@@ -301,6 +304,7 @@ class Progress:
     wall_us: int
     dose_ma_min: float
     elapsed_s: float | None
+    peak_ma: float | None
 
 
 def last_progress(conn: sqlite3.Connection, control_session_id: str) -> Progress | None:
@@ -328,7 +332,8 @@ def last_progress(conn: sqlite3.Connection, control_session_id: str) -> Progress
         if dose is None:
             continue
         elapsed = _figure(details.get("elapsed_s"), 24 * 3600.0)
-        return Progress(int(seq), int(wall_us), dose, elapsed)
+        peak = _figure(details.get("peak_ma"), MAX_PROGRESS_PEAK_MA)
+        return Progress(int(seq), int(wall_us), dose, elapsed, peak)
     return None
 
 
@@ -375,7 +380,7 @@ def _session(conn: sqlite3.Connection, row: Mapping[str, Any]) -> SessionRecord:
                                 row["electrode_id"], row["target_current_ma"])
     summary = None
     if row["status"] != SessionStatus.OPEN and row["stop_reason"] is not None:
-        dose, stage_s = row["dose_ma_min"], row["current_stage_s"]
+        dose, stage_s, peak = row["dose_ma_min"], row["current_stage_s"], row["peak_current_ma"]
         recorded_us = row.get("dose_recorded_wall_us")
         if row["status"] == SessionStatus.INTERRUPTED and dose is None:
             # interrupted before this software, or its progress arrived later: look now
@@ -383,9 +388,10 @@ def _session(conn: sqlite3.Connection, row: Mapping[str, Any]) -> SessionRecord:
             if progress is not None:
                 dose, recorded_us = progress.dose_ma_min, progress.wall_us
                 stage_s = stage_s if stage_s is not None else progress.elapsed_s
+                peak = peak if peak is not None else progress.peak_ma
         summary = SessionSummary(
             stop_reason=row["stop_reason"], mean_current_ma=row["mean_current_ma"],
-            peak_current_ma=row["peak_current_ma"], dose_ma_min=dose,
+            peak_current_ma=peak, dose_ma_min=dose,
             current_stage_s=stage_s,
             faults=tuple(json.loads(row["faults"])),
             ramp_events=tuple(json.loads(row["ramp_events"])),

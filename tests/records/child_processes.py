@@ -131,8 +131,11 @@ def progress_until_killed(db_path: Path) -> None:
         writer.post(LogEvent("state.tick", "routine", details={"dose": dose},
                              session_id=control_id))
         writer.post(LogEvent("dose_progress", "Dose so far.", "info",
-                             details={"session_id": control_id, "dose_ma_min": dose,
-                                      "elapsed_s": dose * 100.0},
+                             details={"session_id": control_id, "program_id": "face.pigmentation",
+                                      "area": "face", "dose_ma_min": dose,
+                                      "total_dose_ma_min": dose, "peak_ma": 0.61,
+                                      "elapsed_s": dose * 100.0, "state": "hold",
+                                      "why": "interval"},
                              session_id=control_id))
         deadline = time.monotonic() + 5.0
         while writer.last_committed_seq < before + 2 and time.monotonic() < deadline:

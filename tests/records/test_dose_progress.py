@@ -39,8 +39,10 @@ PROGRAM = ProgramChoice("face", "pigmentation", "face.pigmentation", "1", "vitam
 
 def _progress(store: RecordStore, control_id: str | None, dose: object,
               details_id: object = None, elapsed_s: object = None, wall_s: float = 1.79e9,
-              code: str = "dose_progress") -> None:
+              code: str = "dose_progress", peak_ma: object = None) -> None:
     details: dict[str, object] = {"dose_ma_min": dose}
+    if peak_ma is not None:
+        details["peak_ma"] = peak_ma
     if details_id is not None:
         details["session_id"] = details_id
     if elapsed_s is not None:
@@ -94,6 +96,7 @@ def test_a_sigkill_mid_treatment_leaves_the_dose_of_the_last_progress_event(
     dose = record.summary.dose_ma_min
     assert dose is not None and reported[-1] <= dose <= round(reported[-1] + 0.1, 3)
     assert record.summary.current_stage_s == pytest.approx(dose * 100.0)
+    assert record.summary.peak_current_ma == 0.61
     assert record.summary.dose_recorded_wall_s is not None
     assert abs(record.summary.dose_recorded_wall_s - time.time()) < 60.0
     assert history[0].session_id == session_id  # what the client's history shows
@@ -112,7 +115,7 @@ def test_the_last_valid_progress_of_that_session_is_taken_and_junk_is_skipped(
         store: RecordStore) -> None:
     session_id, _ = _open_session(store, "ctl-a")
     _progress(store, "ctl-a", 0.5, elapsed_s=30.0)
-    _progress(store, "ctl-a", 1.25, elapsed_s=75.0, wall_s=1.79e9 + 75)
+    _progress(store, "ctl-a", 1.25, elapsed_s=75.0, wall_s=1.79e9 + 75, peak_ma=0.61)
     _progress(store, "ctl-b", 9.0)  # another session
     _progress(store, "ctl-a", 7.0, code="dose_cap")  # another code
     for junk in ("1.9", float("nan"), float("inf"), -0.1, 1e6, True, None, [1.0]):
@@ -124,6 +127,7 @@ def test_the_last_valid_progress_of_that_session_is_taken_and_junk_is_skipped(
     assert summary is not None
     assert summary.dose_ma_min == 1.25
     assert summary.current_stage_s == 75.0
+    assert summary.peak_current_ma == 0.61
     assert summary.dose_recorded_wall_s == pytest.approx(1.79e9 + 75)
 
 
