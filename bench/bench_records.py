@@ -266,6 +266,14 @@ def bench_durability(folder: Path, count: int) -> None:
             writer.post_durable(event(i), timeout_s=10.0)
             times.append(time.perf_counter() - t0)
         line(f"post_durable() round trip, {label}", times)
+    for label, writer in writers.items():  # bytes the process sent to the disk (SD wear)
+        before_bytes = _written_bytes()
+        for i in range(count // 2):
+            writer.post_durable(event(i, "high"), timeout_s=10.0)
+        spent = _written_bytes() - before_bytes
+        if spent >= 0:
+            print(f"  disk writes per safety event, {label}: {spent / (count // 2) / 1024:.1f}"
+                  " KiB (/proc/self/io write_bytes)")
     after = writers["after: + checkpoint + anchor"]
     identity = chain_anchor.FileIdentity.of(after.path)
     checks: list[float] = []
@@ -280,6 +288,17 @@ def bench_durability(folder: Path, count: int) -> None:
         size = wal.stat().st_size if wal.exists() else 0
         writer.stop()
         print(f"  {label}: WAL {size / 1024:.0f} KiB at the end, healthy={writer.fault is None}")
+
+
+def _written_bytes() -> int:
+    """This process's bytes sent to the block layer so far (-1 where /proc has no io file)."""
+    try:
+        for text in Path("/proc/self/io").read_text().splitlines():
+            if text.startswith("write_bytes:"):
+                return int(text.split()[1])
+    except OSError:
+        pass
+    return -1
 
 
 def main() -> None:

@@ -426,10 +426,15 @@ class RecordWriter:
     def _wait_time(self, pending: list[_Item], oldest_pending_s: float, stopping: bool) -> float:
         if stopping:
             return 0.0
+        until_check_s = (max(0.0, self._next_check_s - time.monotonic())
+                         if self._identity is not None else self._check_interval_s)
         if not pending:
             # idle: routine posts do not wake us, so look again when a batch would be due
-            return self._batch_interval_s if self._batch_interval_s > 0 else 1.0
-        return max(0.0, self._batch_interval_s - (time.monotonic() - oldest_pending_s))
+            # (or the files are due for their check)
+            return min(self._batch_interval_s if self._batch_interval_s > 0 else 1.0,
+                       until_check_s)
+        return min(until_check_s,
+                   max(0.0, self._batch_interval_s - (time.monotonic() - oldest_pending_s)))
 
     def _try_open(self) -> RecordStore | None:
         """Open (creating only at the very first open), then compare with the chain anchor."""
@@ -472,9 +477,16 @@ class RecordWriter:
                         self.anchor_path)
                 # anchor the head as it is (made durable by the checkpoint) before the log
                 # says an anchor exists: a kill in between leaves an anchor, never a claim
-                store.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                seq, hash_ = event_log.head(store.connection)
-                chain_anchor.write(self.anchor_path, chain_anchor.Anchor(seq, hash_))
+                try:
+                    store.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    seq, hash_ = event_log.head(store.connection)
+                    chain_anchor.write(self.anchor_path, chain_anchor.Anchor(seq, hash_))
+                except (StorageError, sqlite3.Error) as exc:  # a failing disk, not a loss
+                    error = exc if isinstance(exc, StorageError) else StorageError(
+                        str(exc), self.anchor_path)
+                    with self._lock:
+                        self._latch(fault_from(error))
+                    return
                 with self._lock:
                     self._integrity_notes.append(LogEvent(
                         "records.anchor_created", "The event chain is anchored outside the"
