@@ -128,6 +128,7 @@ def test_the_ui_connection_refuses_to_save_into_a_deleted_wal(db_path: Path) -> 
         assert caught.value.code == "storage.file_replaced"
 
 
+@pytest.mark.requirement("SR-042")
 def test_a_start_is_refused_once_the_files_went_away_under_the_kiosk(
         db_path: Path) -> None:
     clock = VirtualClock()
