@@ -26,6 +26,9 @@ from kiosk.control.commands import (
 BAD_NUMBERS: list[object] = [math.nan, math.inf, -math.inf, 1e308, -1e308, 3.0, -2.5, "0.05",
                              None, True, [0.05], {"ma": 0.05}, b"\x00", 10**400]
 """Not a finite number within ±2 mA (the firmware range): no adjustment can be one of these."""
+BAD_FIELD_NUMBERS: list[object] = [math.nan, math.inf, -math.inf, 1e308, -1e308, "0.6", True,
+                                   [0.6], b"\x00", 10**400]
+"""Not a finite number within ±20 (a program's current or time; None means the default)."""
 BAD_TEXT: list[object] = [None, 123, 1.5, b"s1", "", "x" * 500, "s\x00", ["s1"], True]
 GOOD_PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6)
 
@@ -48,7 +51,7 @@ def junk_strategy() -> st.SearchStrategy[object]:
     bad_programs = st.one_of(
         st.sampled_from([None, "face", {"area": "face", "indication": "pigmentation"}, 42,
                          ("face", "pigmentation")]),
-        st.builds(lambda v: _program(current_ma=v), numbers),
+        st.builds(lambda v: _program(current_ma=v), st.sampled_from(BAD_FIELD_NUMBERS)),
         st.builds(lambda v: _program(current_stage_s=v),
                   st.sampled_from([math.nan, math.inf, -math.inf, "120", 1e308])),
         st.builds(lambda v: _program(area=v), texts),
