@@ -119,6 +119,7 @@ class KioskApp(App):
         self._gc_event: Any = None
         self.gc_policy = GcPolicy()
         self._noted_fault_at_s: float | None = None
+        self._ended_session_id: str | None = None
         i18n.set_language(language)
         self.nav = registry.Navigator(self._show)
 
@@ -262,5 +263,7 @@ class KioskApp(App):
         open_ids = {self.snapshot.session_id}
         if self.flow.current_started:
             open_ids.add(self.flow.session_id)
+        open_ids.discard(self._ended_session_id)  # already sent (the snapshot may lag a poll)
         for session_id in sorted(i for i in open_ids if i is not None):
             self.submit(EndSession(session_id))
+            self._ended_session_id = session_id

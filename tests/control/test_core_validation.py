@@ -201,3 +201,36 @@ def lockstep(junk: list[tuple[int, object]], cycles: int) -> None:
 def test_random_junk_never_changes_a_running_sessions_output(
         junk: list[tuple[int, object]]) -> None:
     lockstep(junk, 200)
+
+
+@pytest.mark.requirement("SR-051")
+def test_junk_submitted_to_the_loop_on_the_board_leaves_the_plateau_running() -> None:
+    """The issue's examples through ``submit()`` of the real loop on the simulated board."""
+    from kiosk.control.service import build_controller
+    from kiosk.control.watchdog import SystemdWatchdog
+    from kiosk.hal.sim.clock import VirtualClock
+
+    built = build_controller(sim=True, clock=VirtualClock(), seed=4,
+                             notifier=SystemdWatchdog(env={}))
+    try:
+        built.submit(StartTreatment(PROGRAM, "s1", True))
+        while built.snapshot.state is not S.HOLD:
+            built.submit(Heartbeat())
+            built.run_for(0.1)
+            assert built.clock.now_s() < 60.0
+        for junk in (AdjustCurrent(1e308), AdjustCurrent(math.nan), object(),
+                     StartTreatment({"area": "face"}, "s1", True),  # type: ignore[arg-type]
+                     {"kind": "Stop"}, "Stop", None):
+            built.submit(junk)  # type: ignore[arg-type]  # junk on purpose
+            built.submit(Heartbeat())
+            built.run_for(0.05)
+            snapshot = built.snapshot
+            assert snapshot.fault is None and snapshot.state is S.HOLD, snapshot.fault
+            assert snapshot.last_refusal is not None
+            assert snapshot.last_refusal.code == "invalid_command"
+        built.submit(Heartbeat())
+        built.run_for(1.0)
+        assert built.snapshot.state is S.HOLD
+        assert built.snapshot.measured_ma == pytest.approx(0.6, abs=0.03)
+    finally:
+        built.close()
