@@ -98,7 +98,10 @@ def _number(obj: object, name: str, *, bound: float, optional: bool = False) -> 
         return
     if type(value) not in (int, float):
         raise _Invalid(name, f"must be a number, not {type(value).__name__[:40]}")
-    number = float(value)  # type: ignore[arg-type]  # int or float, checked above
+    try:
+        number = float(value)  # type: ignore[arg-type]  # int or float, checked above
+    except OverflowError:  # an int beyond the float range
+        raise _Invalid(name, "must be a finite number") from None
     if not math.isfinite(number):
         raise _Invalid(name, "must be a finite number")
     if abs(number) > bound:
