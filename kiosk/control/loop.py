@@ -61,6 +61,7 @@ from kiosk.control.event_sink import (
     EventPoster,
     EventSink,
     MakeEvent,
+    _log_event,  # re-exported: older callers import it from here
     shutdown_failure_reasons,
     storage_healthy,
 )
@@ -73,7 +74,7 @@ from kiosk.control.supervisor import Supervisor, raise_thread_priority
 from kiosk.hal.board import Board
 
 __all__ = ["CURRENT_STATES", "PERIOD_S", "RELAY_SETTLE_S", "ControlLoop", "CycleRecord",
-           "EventSink", "LoopStats", "LoopTiming", "Notifier", "storage_healthy"]
+           "EventSink", "LoopStats", "LoopTiming", "Notifier", "_log_event", "storage_healthy"]
 
 _log = logging.getLogger(__name__)
 
