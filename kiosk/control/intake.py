@@ -73,6 +73,7 @@ class CommandIntake:
         self._normal: deque[tuple[int, Command]] = deque()
         self._heartbeat = False
         self._refusals: dict[str, RefusalCount] = {}
+        self._last_refusal: Reason | None = None
         self.accepted = 0
         self.coalesced = 0
         self.refused = 0
@@ -134,6 +135,7 @@ class CommandIntake:
 
     def _refuse(self, reason: Reason) -> None:
         self.refused += 1
+        self._last_refusal = reason
         seen = self._refusals.get(reason.code)
         if seen is None:
             if len(self._refusals) >= 64:  # codes are a closed set; keep it bounded anyway
@@ -157,6 +159,13 @@ class CommandIntake:
         commands: list[Command] = [Heartbeat()] if heartbeat else []
         commands.extend(command for _, command in entries)
         return commands
+
+    def take_last_refusal(self) -> Reason | None:
+        """The newest refusal since the last call (for the snapshot's ``last_refusal``: the
+        screen does not see submit()'s answer), or None."""
+        with self._lock:
+            taken, self._last_refusal = self._last_refusal, None
+        return taken
 
     def take_refusals(self) -> dict[str, RefusalCount]:
         """The refusals counted since the last call, by code."""

@@ -165,6 +165,8 @@ class ControlLoop:
         self._cycle_index = 0
         self._overruns_in_row = 0
         self._refusals_logged_at_s = -math.inf
+        self._intake_refusal: Reason | None = None  # shown as last_refusal until the core's
+        self._core_refusal: Reason | None = core.snapshot.last_refusal  # own newer one
         self._selftest: SelfTestResult | None = None
         self._selftest_at_s = -math.inf
         self._ready_sent = False
@@ -326,6 +328,7 @@ class ControlLoop:
             if self._selftest_due(started_s):
                 self._run_selftest()
             commands = self.intake.take()
+            refused = self.intake.take_last_refusal()
             measurements, read_ok = io.measure()
             healthy = healthy and read_ok
             self._deliver_trips()  # just before the step: nothing decided on a stale view
@@ -334,6 +337,11 @@ class ControlLoop:
             result = self.core.step(self.clock.now_s(), measurements, commands)
             actuation = result.actuation
             io.read_aux = result.read_aux_next
+            if result.snapshot.last_refusal is not self._core_refusal:
+                self._core_refusal = result.snapshot.last_refusal
+                self._intake_refusal = None  # the core refused something newer
+            if refused is not None:
+                self._intake_refusal = refused
             if result.snapshot.fault is not None and previous_fault is None:
                 self.shutdown.trip(result.snapshot.fault.reason, "core", latched=True)
             dac_code, apply_ok = io.apply(actuation)
@@ -355,6 +363,8 @@ class ControlLoop:
         snapshot = self.core.snapshot
         if snapshot.healthy and not loop_ok and self._loop_in_doubt():
             snapshot = replace(snapshot, healthy=False)
+        if self._intake_refusal is not None:  # refused at submit(): the screen sees why
+            snapshot = replace(snapshot, last_refusal=self._intake_refusal)
         self._published = _Publication(snapshot, trips_seen)
         # Heartbeat: only while nothing is latched (in a fault the monostable also holds K1
         # and the boost off in hardware). systemd watchdog: only while the device itself is

@@ -262,6 +262,11 @@ def test_junk_is_refused_at_submit_and_the_treatment_goes_on(
     assert refusal.detail("field") == field
     assert controller.loop.intake.waiting == 0
     run_with_ui(controller, 0.5)
+    assert controller.snapshot.last_refusal == refusal  # the screen sees why, too
+    controller.submit(AdjustCurrent(-1.0))  # well formed; the core refuses it: newer
+    run_with_ui(controller, 0.1)
+    assert controller.snapshot.last_refusal is not None
+    assert controller.snapshot.last_refusal.code != "invalid_command"
     assert controller.snapshot.state is S.RAMP_UP
     assert controller.snapshot.fault is None
     assert controller.stats.exceptions == 0
