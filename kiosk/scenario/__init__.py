@@ -5,8 +5,8 @@ Exit codes: 0 when the scenario's ``[expect]`` holds, 1 when it does not, 2 for 
 cannot be run as written (the message on stderr names the file, the line and the key; a program
 asking more than a cap is refused here, naming the cap, never run with less).
 
-The file format is documented in :mod:`kiosk.control.scenario.spec`; the run in
-:mod:`kiosk.control.scenario.runner`.
+The file format is documented in :mod:`kiosk.scenario.spec`; the run in
+:mod:`kiosk.scenario.runner`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from kiosk.control.scenario.faults import fault_param_checkers
-    from kiosk.control.scenario.runner import run_scenario
-    from kiosk.control.scenario.spec import ScenarioError, load_scenario
-    from kiosk.control.scenario.verdict import failed_expectations
+    from kiosk.scenario.faults import fault_param_checkers
+    from kiosk.scenario.runner import run_scenario
+    from kiosk.scenario.spec import ScenarioError, load_scenario
+    from kiosk.scenario.verdict import failed_expectations
 
     try:
         scenario = load_scenario(args.file, fault_params=fault_param_checkers())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kiosk.control.scenario.runner import RunResult
-from kiosk.control.scenario.spec import Expectation
+from kiosk.scenario.runner import RunResult
+from kiosk.scenario.spec import Expectation
 
 
 def _ms(value: float | None) -> str:

@@ -38,7 +38,6 @@ from kiosk.control.commands import (
 from kiosk.control.limits import ResolvedProgram, resolve_program
 from kiosk.control.loop import CycleRecord
 from kiosk.control.reasons import Code, Kind, spec_of
-from kiosk.control.scenario.spec import Scenario, ScenarioError, ScenarioEvent
 from kiosk.control.service import Controller, build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
@@ -46,6 +45,7 @@ from kiosk.hal.clock import Clock, RealClock, TimerHandle
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import SimulationEnded, VirtualClock
 from kiosk.hal.sim.skin import SkinParams
+from kiosk.scenario.spec import Scenario, ScenarioError, ScenarioEvent
 
 UI_POLL_S = 1.0 / 15.0  # the kiosk polls (and sends a heartbeat) at 15 Hz
 SETTLE_S = 1.0  # a scenario without duration_s ends after a final state held this long
