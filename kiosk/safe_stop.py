@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from kiosk.hal.dac import FAST_WRITE_POWER_DOWN_1K, DacStatus
 
@@ -249,15 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     confirmed; 1: a step not confirmed (the output may not be off; this wins over the others);
     2: the board configuration was refused (the stop ran on hardware.md's wiring), or a bad
     argument; 70: a bug on the way (the stop ran on hardware.md's wiring)."""
+    return stop_and_report(_parse_args(argv), pin_factory=None, open_dac_bus=LinuxI2C)
+
+
+def stop_and_report(args: argparse.Namespace, *, pin_factory: Any,
+                    open_dac_bus: Callable[[int], DacBus], log: TextIO | None = None) -> int:
+    """The whole helper after its arguments: wiring, every step, the journal lines, the code."""
     from kiosk.entry import exit_codes
 
-    args = _parse_args(argv)
+    out = log if log is not None else sys.stderr
     choice = choose_wiring(args.config)
-    report = force_safe_state(choice.wiring, pin_factory=None, open_dac_bus=LinuxI2C)
-    log = sys.stderr
-    print(f"safe_stop: reason {args.reason or 'not given'}; {choice.note}", file=log)
+    report = force_safe_state(choice.wiring, pin_factory=pin_factory, open_dac_bus=open_dac_bus)
+    print(f"safe_stop: reason {args.reason or 'not given'}; {choice.note}", file=out)
     for line in report.lines():
-        print(line, file=log)
+        print(line, file=out)
     if args.fault_screen:
         print(fault_screen_text(args.reason or "unknown", report), flush=True)
     if not report.ok:

@@ -30,8 +30,8 @@ BUSY = 3
 INTERNAL_ERROR = 70
 """An unexpected exception: a bug (sysexits EX_SOFTWARE). The traceback follows the message."""
 
-ALL = {OK: "ok", FAILED: "failed", BAD_INPUT: "bad input", BUSY: "state folder busy",
-       INTERNAL_ERROR: "internal error"}
+ALL = {OK: "ok", FAILED: "failed", BAD_INPUT: "bad input", BUSY: "busy",
+       INTERNAL_ERROR: "internal error"}  # the names of docs/exit-codes.md
 
 
 class Busy(RuntimeError):
