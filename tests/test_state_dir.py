@@ -8,13 +8,12 @@ code 3 naming the folder and the holder, and the first keeps running untouched.
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,8 +42,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 class Service:
-    """``kiosk --headless --sim`` in the background; :meth:`wait_running` reads its stderr up to
-    the self-test's verdict."""
+    """``kiosk --headless --sim`` in the background; a thread collects its stderr lines, and
+    :meth:`wait_running` waits for the self-test's verdict among them."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
         self.process = subprocess.Popen(
@@ -52,22 +51,21 @@ class Service:
             env=environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True)
         self.lines: list[str] = []
+        self._running = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+            if "self-test passed" in line:
+                self._running.set()
 
     def wait_running(self) -> None:
-        assert self.process.stderr is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stderr, selectors.EVENT_READ)
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-                line = self.process.stderr.readline()
-                if not line:
-                    break
-                self.lines.append(line.rstrip("\n"))
-                if "self-test passed" in line:
-                    return
-        raise AssertionError(f"service did not start: {self.lines} (exit {self.process.poll()})")
+        if not self._running.wait(START_TIMEOUT_S):
+            raise AssertionError(f"service did not start: {self.lines} "
+                                 f"(exit {self.process.poll()})")
 
     def folder(self) -> Path:
         """The folder named in the start-up line."""
@@ -78,14 +76,15 @@ class Service:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        _, rest = self.process.communicate(timeout=30)
-        self.lines += rest.splitlines()
-        return self.process.returncode
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate()
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
 
 
 def run_kiosk(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
