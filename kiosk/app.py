@@ -24,7 +24,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.widget import Widget
 
 from kiosk import i18n
-from kiosk.control.commands import Command, Heartbeat, Stop, StopReason
+from kiosk.control.commands import Command, EndSession, Heartbeat, Stop, StopReason
 from kiosk.control.limits import SafetyConfig
 from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.screens import registry, theme
@@ -119,6 +119,7 @@ class KioskApp(App):
         self._gc_event: Any = None
         self.gc_policy = GcPolicy()
         self._noted_fault_at_s: float | None = None
+        self._ended_session_id: str | None = None
         i18n.set_language(language)
         self.nav = registry.Navigator(self._show)
 
@@ -176,8 +177,8 @@ class KioskApp(App):
         self.snapshot = snapshot
         self.polls += 1
         self.submit(Heartbeat())
-        if self.flow.current_started:
-            self.flow.stats.observe(snapshot)
+        if self.flow.current_started and snapshot.session_id == self.flow.session_id:
+            self.flow.stats.observe(snapshot)  # only this client's session counts
         if snapshot.fault is not None and snapshot.fault.at_s != self._noted_fault_at_s:
             self._noted_fault_at_s = snapshot.fault.at_s
             if self.flow.current_started:
@@ -231,6 +232,7 @@ class KioskApp(App):
         return find_ref(self.root_widget, ref)
 
     def start_new_treatment(self) -> None:
+        self.end_control_session()  # whatever the last treatment left open (issue 12 item 0)
         self.flow = TreatmentFlow()
         self.nav.go("client")
 
@@ -242,5 +244,26 @@ class KioskApp(App):
         self.nav.go("screening")
 
     def finish_treatment(self) -> None:
+        self.end_control_session()
         self.flow = TreatmentFlow()
         self.nav.reset("home")
+
+    def end_control_session(self) -> None:
+        """Leaving a treatment ends its control session (issue 12 item 0, SR-049): the next
+        client can never resume it, nor inherit its program, polarity, caps or dose.
+
+        Sent when the treatment is left for good (the summary's "Done", the screening's "end
+        session", and, as a safety net, when the next client's treatment begins), not at "End
+        current stage": the tonic screen leads back to the current screen, and a session ended
+        there would let the same client start again with the session's dose and time counted
+        from zero. The control core refuses it while current may flow (the current screen
+        cannot be left then); a session left open that way refuses the next client's start
+        (``session_still_open``) instead of being inherited.
+        """
+        open_ids = {self.snapshot.session_id}
+        if self.flow.current_started:
+            open_ids.add(self.flow.session_id)
+        open_ids.discard(self._ended_session_id)  # already sent (the snapshot may lag a poll)
+        for session_id in sorted(i for i in open_ids if i is not None):
+            self.submit(EndSession(session_id))
+            self._ended_session_id = session_id

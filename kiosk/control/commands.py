@@ -71,7 +71,23 @@ class Pause:
 @dataclass(frozen=True, slots=True)
 class Resume:
     """From paused (or idle after an acknowledged fault of an open session): a new contact check
-    and a fresh ramp from zero back to the target."""
+    and a fresh ramp from zero back to the target.
+
+    ``session_id`` names the session to resume: refused (``resume_wrong_session``) unless it is
+    the open one, so a screen can never bring back another client's current.
+    """
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    """Close the control session ``session_id``: program, polarity, caps, target and dose are
+    forgotten and the state goes to idle. Refused (``session_current_flowing``) while current
+    may flow (contact check, ramp up, hold, ramp down): Stop first. Allowed with a fault latched
+    (the fault stays latched until acknowledged; only the way back to that session closes)."""
+
+    session_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,4 +125,8 @@ class Heartbeat:
     """The UI is alive. While current flows, a missing heartbeat is a fault (UI froze)."""
 
 
-Command = StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat
+Command = (StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat
+           | EndSession)
+COMMAND_TYPES: tuple[type, ...] = (StartTreatment, Pause, Resume, Stop, AdjustCurrent, Acknowledge,
+                                   Heartbeat, EndSession)
+"""Every command class, for the validation of objects that claim to be one."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kiosk.control import domain_limits as lim
 from kiosk.control.catalogue import Catalogue
@@ -31,6 +31,7 @@ from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
     Command,
+    EndSession,
     Heartbeat,
     Pause,
     Polarity,
@@ -57,8 +58,10 @@ from kiosk.control.monitors import (
 from kiosk.control.ramp import SetpointRamp, normal_ramp_duration_s
 from kiosk.control.reasons import DEVICE_FAULT_CODES, Code, Kind, make, spec_of
 from kiosk.control.regulator import CurrentRegulator, RegulatorTuning, output_limit_ma
+from kiosk.control.session import Session
 from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
 from kiosk.control.state_machine import (
+    CURRENT_MAY_FLOW_STATES,
     CURRENT_STATES,
     Drive,
     StateTracker,
@@ -66,6 +69,7 @@ from kiosk.control.state_machine import (
     TransitionError,
     output_plan,
 )
+from kiosk.control.validation import validate_command
 
 __all__ = [
     "Actuation",
@@ -117,16 +121,6 @@ class SelfTestResult:
     reason: Reason
 
 
-@dataclass(slots=True)
-class _Session:
-    """Dose and time already delivered in one session (continued by the same session id)."""
-
-    session_id: str
-    total_dose_ma_min: float = 0.0
-    area_dose_ma_min: dict[str, float] = field(default_factory=dict)
-    elapsed_s: dict[str, float] = field(default_factory=dict)  # per program (phase) id
-
-
 class ControlCore:
     """The treatment's brain; see the module docstring for the cycle."""
 
@@ -153,7 +147,7 @@ class ControlCore:
         self._pending: list[Reason] = []
         self._program: ResolvedProgram | None = None
         self._target_ma = 0.0
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._resumable = False
         self._resuming = False
         self._after_close: TreatmentState = S.IDLE
@@ -305,6 +299,7 @@ class ControlCore:
         # 5. outputs
         actuation, setpoint_ma = self._outputs(now_s, dt_s, current_ma, report)
         self._remember_applied(actuation, setpoint_ma, now_s)
+        self._report_progress(now_s, events)
         read_aux = self._cycle % AUX_EVERY_CYCLES == AUX_EVERY_CYCLES - 1 or self._wants_boost(
             now_s)
         for reason in events:
@@ -359,14 +354,32 @@ class ControlCore:
         counted = current_ma if self._applied.output_relay_closed else 0.0
         added = self._dose.add_sample(m.sample_time_s, counted) - before
         if added > 0:
-            session = self._session
-            area = self._program.area
-            session.total_dose_ma_min += added
-            session.area_dose_ma_min[area] = session.area_dose_ma_min.get(area, 0.0) + added
+            self._session.add_dose(self._program.area, added)
+        if self._applied.output_relay_closed:
+            self._session.note_current(current_ma)
+
+    def _report_progress(self, now_s: float, events: list[Reason]) -> None:
+        """Issue 12 item 5: a durable ``dose_progress`` every 10 s while current may flow and
+        at every state change of an open session (the records rebuild a cut session's dose
+        from the last one)."""
+        session = self._session
+        if session is None:
+            return
+        state = self._tracker.state
+        why = session.progress_due(now_s, state, state in CURRENT_MAY_FLOW_STATES)
+        if why is not None:
+            events.append(session.progress(now_s, state, self._program, why))
 
     # --- commands -------------------------------------------------------------------------
 
-    def _handle(self, command: Command, now_s: float, events: list[Reason]) -> None:
+    def _handle(self, command: object, now_s: float, events: list[Reason]) -> None:
+        checked = validate_command(command)
+        if isinstance(checked, Reason):
+            # Junk is refused before anything acts on it and is no proof that the screen is
+            # alive (it must not keep a session going that the heartbeat rule would end).
+            self._refuse(events, checked)
+            return
+        command = checked
         self._last_ui_s = now_s  # any command proves the screen is alive
         if isinstance(command, Heartbeat):
             return
@@ -376,13 +389,16 @@ class ControlCore:
         if isinstance(command, Stop):
             self._stop(command.reason, now_s, events)
             return
+        if isinstance(command, EndSession):
+            self._end_session(command.session_id, now_s, events)
+            return
         if self._fault is not None:
             self._refuse(events, make(Code.FAULT_LATCHED, fault_code=self._fault.code))
             return
         if isinstance(command, StartTreatment):
             self._start(command, now_s, events)
         elif isinstance(command, Resume):
-            self._resume(now_s, events)
+            self._resume(command.session_id, now_s, events)
         elif isinstance(command, Pause):
             self._pause(now_s, events)
         elif isinstance(command, AdjustCurrent):
@@ -427,8 +443,14 @@ class ControlCore:
             self._refuse(events, resolved)
             return
         session = self._session
-        if session is None or session.session_id != command.session_id:
-            session = _Session(command.session_id)
+        if session is not None and session.session_id != command.session_id:
+            # Issue 12 item 0: another client's session is still open (paused, done, or idle
+            # after a fault). Refused rather than ended here: ending it silently would hide
+            # that the screen never closed it; the screen ends it (EndSession) first.
+            self._refuse(events, make(Code.SESSION_STILL_OPEN))
+            return
+        if session is None:
+            session = Session(command.session_id)
         exhausted = self._exhausted(session, resolved)
         if exhausted is not None:
             self._refuse(events, exhausted)
@@ -445,7 +467,7 @@ class ControlCore:
                            polarity=str(resolved.polarity)))
         self._begin_contact_check(now_s, events, resuming=False)
 
-    def _exhausted(self, session: _Session, program: ResolvedProgram) -> Reason | None:
+    def _exhausted(self, session: Session, program: ResolvedProgram) -> Reason | None:
         """Refuse a start or resume with too little dose or time left for even one ramp up
         and down at the smallest current (the stage time counts across the session)."""
         dose = session.area_dose_ma_min.get(program.area, 0.0)
@@ -458,13 +480,16 @@ class ControlCore:
         return None
 
     @staticmethod
-    def _remaining_dose(session: _Session, program: ResolvedProgram) -> float:
+    def _remaining_dose(session: Session, program: ResolvedProgram) -> float:
         area_left = program.dose_cap_ma_min - session.area_dose_ma_min.get(program.area, 0.0)
         device_left = lim.DEVICE_DOSE_CAP_MA_MIN - session.total_dose_ma_min
         return min(area_left, device_left)
 
-    def _resume(self, now_s: float, events: list[Reason]) -> None:
+    def _resume(self, session_id: str, now_s: float, events: list[Reason]) -> None:
         state = self._tracker.state
+        if self._session is not None and self._session.session_id != session_id:
+            self._refuse(events, make(Code.RESUME_WRONG_SESSION, session_id=session_id))
+            return
         if not (self._resumable and state in (S.PAUSED, S.IDLE)) or self._program is None \
                 or self._session is None:
             self._refuse(events, make(Code.NOTHING_TO_RESUME))
@@ -475,6 +500,35 @@ class ControlCore:
             return
         self._decide(events, make(Code.RESUMED))
         self._begin_contact_check(now_s, events, resuming=True)
+
+    def _end_session(self, session_id: str, now_s: float, events: list[Reason]) -> None:
+        """Issue 12 item 0: close the session; nothing of it is left for the next client."""
+        session, state = self._session, self._tracker.state
+        if session is None or session.session_id != session_id:
+            self._refuse(events, make(Code.SESSION_NOT_OPEN, session_id=session_id))
+            return
+        if state in CURRENT_MAY_FLOW_STATES:
+            self._refuse(events, make(Code.SESSION_CURRENT_FLOWING, state=str(state)))
+            return
+        program = self._program
+        dose = session.area_dose_ma_min.get(program.area, 0.0) if program is not None else 0.0
+        if state in (S.PAUSED, S.DONE):
+            self._go(S.IDLE, Step.NONE, now_s, events)
+        events.append(session.progress(now_s, self._tracker.state, program, "state_change"))
+        self._decide(events, make(Code.SESSION_ENDED, dose_ma_min=dose, session_id=session_id))
+        self._session = None
+        self._program = None
+        self._target_ma = 0.0
+        self._resumable = False
+        self._resuming = False
+        self._after_close = S.IDLE
+        self._dose.reset()
+        self._ramp.cut()
+        self._regulator.reset()
+        self._best_load_kohm = None
+        self._contact_poor = False
+        self._compliance_warning = False
+        self._test_samples = []
 
     def _begin_contact_check(self, now_s: float, events: list[Reason], resuming: bool) -> None:
         self._resuming = resuming
@@ -896,6 +950,7 @@ class ControlCore:
     # --- snapshot -----------------------------------------------------------------------------
 
     def _make_snapshot(self, now_s: float, actuation: Actuation) -> Snapshot:
+        """The published view (one immutable object per cycle)."""
         program, session = self._program, self._session
         elapsed = dose = 0.0
         dose_cap = 0.0

@@ -682,6 +682,10 @@ def _log_event(reason: Reason, snapshot: Snapshot) -> LogEvent:
     details: dict[str, object] = dict(reason.details)
     details["control_time_s"] = round(snapshot.time_s, 6)
     details["state"] = str(snapshot.state)
+    # Issue 12 item 5: the dose progress (and the session's end) must survive a crash; they
+    # name their own session (the snapshot's is already gone after EndSession).
+    named = reason.detail("session_id")
+    session_id = named if isinstance(named, str) else snapshot.session_id
+    durable = kind is Kind.FAULT or reason.code in (Code.DOSE_PROGRESS, Code.SESSION_ENDED)
     return LogEvent(code=reason.code, reason=reason.text, severity=str(reason.severity),
-                    details=details, session_id=snapshot.session_id,
-                    durable=kind is Kind.FAULT)
+                    details=details, session_id=session_id, durable=durable)

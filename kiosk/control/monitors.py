@@ -49,6 +49,14 @@ current passes the readback: only this rule sees it.
 """
 FROZEN_MIN_CURRENT_MA = 0.010
 """Judged only above the off-state level (64 LSB): near zero a single-ended input may clip."""
+POLARISATION_ALLOWANCE_V = 2.0
+"""The load voltage a contacted skin may show beyond ``I x R`` (H-03, issue 12 item 1): the
+electrode polarisation E_pol (0.5-1.5 V, hardware.md 6) plus 0.5 V for a Cp still charged from
+a faster current a moment ago (tau = Rp x Cp <= 10 ms) and the converters' offsets."""
+COMPLIANCE_HELD_CONTACT_S = 2.0
+"""A ramp held by the compliance warning for this long at a set-point that needs, at the
+contact limit, far less voltage than the electrode shows, is contact lost (a backstop of the
+open-load rule that does not rely on the current reading)."""
 
 
 class Persistence:
@@ -147,6 +155,8 @@ class SafetyMonitors:
         self.contact_low_current = Persistence(lim.CONTACT_LOSS_HOLD_S)
         self.contact_high_load = Persistence(lim.CONTACT_LOSS_HOLD_S)
         self.open_circuit = Persistence(lim.OPEN_CIRCUIT_HOLD_S)
+        self.open_load = Persistence(lim.OPEN_CIRCUIT_HOLD_S)
+        self.held_open = Persistence(COMPLIANCE_HELD_CONTACT_S)
         self.saturation = Persistence(lim.COMPLIANCE_SATURATION_HOLD_S)
         self.regulation = Persistence(lim.REGULATION_HOLD_S)
         self.off_state = Persistence(lim.SIGN_HOLD_S / 2)  # two samples in a row
@@ -162,7 +172,8 @@ class SafetyMonitors:
     def reset_treatment(self) -> None:
         """Forget conditions tied to a current stage (a new ramp starts clean)."""
         for monitor in (self.contact_low_current, self.contact_high_load, self.open_circuit,
-                        self.saturation, self.regulation, self.short, self.sign):
+                        self.open_load, self.held_open, self.saturation, self.regulation,
+                        self.short, self.sign):
             monitor.reset()
 
     def check(self, ctx: MonitorContext, m: Measurements, current_ma: float, now_s: float
@@ -194,7 +205,8 @@ class SafetyMonitors:
             self._regulation(ctx, current_ma, t, report)
         else:
             for monitor in (self.contact_low_current, self.contact_high_load, self.open_circuit,
-                            self.saturation, self.regulation, self.short):
+                            self.open_load, self.held_open, self.saturation, self.regulation,
+                            self.short):
                 monitor.reset()
         return report
 
@@ -297,8 +309,20 @@ class SafetyMonitors:
         open_node = (setpoint > lim.OFF_STATE_CURRENT_MA
                      and m.electrode_v > lim.OPEN_CIRCUIT_VOUT_FRACTION * lim.COMPLIANCE_RAIL_V
                      and current_ma < lim.CONTACT_LOSS_RATIO * setpoint)
-        report.contact_doubt = low_current or high_load or open_node
+        # At every set-point, from the first cycle of the ramp (issue 12 item 1): a contacted
+        # load needs at most I x R_loss (+ polarisation) across it. A lifted electrode leaves
+        # the stage pushing the set-point into the 1 MOhm V_OUT divider: the node climbs to
+        # I_set x ~1 MOhm (up to the rail) while the shunt sees ~0. The sag and high-load rules
+        # above cannot see it below 0.05 mA, nor while the compliance warning holds the ramp.
+        load_v = m.electrode_v - current_ma * lim.SHUNT_KOHM
+        open_load = load_v > max(current_ma, 0.0) * self.config.contact_loss_kohm \
+            + POLARISATION_ALLOWANCE_V
+        held_open = report.compliance_warning and \
+            load_v > max(setpoint, 0.0) * self.config.contact_loss_kohm + POLARISATION_ALLOWANCE_V
+        report.contact_doubt = low_current or high_load or open_node or open_load or held_open
         tripped = [self.open_circuit.update(open_node, t),
+                   self.open_load.update(open_load, t),
+                   self.held_open.update(held_open, t),
                    self.contact_low_current.update(low_current, t),
                    self.contact_high_load.update(high_load, t)]
         if any(tripped):

@@ -86,6 +86,11 @@ class Code(StrEnum):
     CONTACT_CHECK_OPEN = "contact_check_open"
     CONTACT_CHECK_SHORT = "contact_check_short"
     NOTHING_TO_RESUME = "nothing_to_resume"
+    INVALID_COMMAND = "invalid_command"
+    SESSION_CURRENT_FLOWING = "session_current_flowing"
+    SESSION_NOT_OPEN = "session_not_open"
+    RESUME_WRONG_SESSION = "resume_wrong_session"
+    SESSION_STILL_OPEN = "session_still_open"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -107,6 +112,8 @@ class Code(StrEnum):
     FAULT_ACKNOWLEDGED = "fault_acknowledged"
     SELFTEST_PASSED = "selftest_passed"
     HW_TRIP_RESET_REQUESTED = "hw_trip_reset_requested"
+    SESSION_ENDED = "session_ended"
+    DOSE_PROGRESS = "dose_progress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +233,15 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _r(Code.STORAGE_FAULT, "Records cannot be saved: no treatment can start or resume until "
        "storage works again. Call service.", _M),
     _r(Code.NOTHING_TO_RESUME, "There is no paused treatment to resume."),
+    _r(Code.INVALID_COMMAND, "A command was not understood ({command}: {field} {problem}); "
+       "nothing changed."),
+    _r(Code.SESSION_CURRENT_FLOWING, "The session cannot end while current may flow ({state}): "
+       "stop the current first."),
+    _r(Code.SESSION_NOT_OPEN, "Session {session_id} is not the open session; nothing changed."),
+    _r(Code.RESUME_WRONG_SESSION, "Only the open session can be resumed ({session_id} was asked); "
+       "end it before treating another client."),
+    _r(Code.SESSION_STILL_OPEN, "The previous treatment session is still open: end it before "
+       "starting a new one."),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
@@ -253,6 +269,9 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _d(Code.FAULT_ACKNOWLEDGED, "Fault '{fault_code}' acknowledged."),
     _d(Code.SELFTEST_PASSED, "Device self-test passed."),
     _d(Code.HW_TRIP_RESET_REQUESTED, "Hardware current limit reset requested."),
+    _d(Code.SESSION_ENDED, "Treatment session ended: {dose_ma_min:.2f} mA·min delivered."),
+    _d(Code.DOSE_PROGRESS, "Dose so far {dose_ma_min:.3f} mA·min (peak {peak_ma:.2f} mA, "
+       "{state})."),
 )
 
 CATALOGUE: Mapping[Code, ReasonSpec] = MappingProxyType({spec.code: spec for spec in _SPECS})

@@ -59,13 +59,17 @@ ALLOWED_TRANSITIONS: Mapping[TreatmentState, frozenset[TreatmentState]] = Mappin
     S.RAMP_UP: frozenset({S.HOLD, S.RAMP_DOWN, S.FAULT}),
     S.HOLD: frozenset({S.RAMP_UP, S.RAMP_DOWN, S.FAULT}),
     S.RAMP_DOWN: frozenset({S.PAUSED, S.DONE, S.FAULT}),
-    S.PAUSED: frozenset({S.CONTACT_CHECK, S.DONE, S.FAULT}),
-    S.DONE: frozenset({S.CONTACT_CHECK, S.FAULT}),
+    S.PAUSED: frozenset({S.CONTACT_CHECK, S.DONE, S.IDLE, S.FAULT}),  # idle: EndSession
+    S.DONE: frozenset({S.CONTACT_CHECK, S.IDLE, S.FAULT}),
     S.FAULT: frozenset({S.IDLE}),
 })
 
 CURRENT_STATES = frozenset({S.RAMP_UP, S.HOLD, S.RAMP_DOWN})
 """States in which the regulated treatment current may flow."""
+
+CURRENT_MAY_FLOW_STATES = frozenset({S.CONTACT_CHECK, *CURRENT_STATES})
+"""States in which any current may flow (the contact check's test current too): a session
+cannot be ended in them, and the dose is reported every 10 s in them."""
 
 STEPS_OF: Mapping[TreatmentState, frozenset[Step]] = MappingProxyType({
     S.IDLE: frozenset({Step.NONE}),

@@ -27,6 +27,7 @@ from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
     Command,
+    EndSession,
     Heartbeat,
     Pause,
     ProgramRequest,
@@ -241,7 +242,7 @@ class ScenarioRun:
         if kind == "operator_pause":
             return Pause()
         if kind == "operator_resume":
-            return Resume()
+            return Resume(self._session_id)
         if kind == "operator_ack":
             fault = self.controller.snapshot.fault
             code = params.get("code") or (fault.code if fault is not None else "")
@@ -263,7 +264,8 @@ class ScenarioRun:
         raise AssertionError(f"unhandled event kind {kind}")  # spec.OPERATOR_ACTIONS only
 
     def _start_treatment(self, *, new_session: bool) -> None:
-        if new_session:
+        if new_session:  # the next client: the screen ends the old session first
+            self.controller.submit(EndSession(self._session_id))
             self._session_count += 1
             self._session_id = f"{self.scenario.program.session_id}-{self._session_count}"
         self._started = True

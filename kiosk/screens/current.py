@@ -167,7 +167,7 @@ class CurrentScreen(KioskScreen):
         self.app.flow.note_event(self.app.now_s(), "pause")
 
     def resume(self) -> None:
-        self.app.submit(Resume())
+        self.app.submit(Resume(self.app.flow.session_id))
         self.app.flow.note_event(self.app.now_s(), "resume")
 
     def client_feels_burning(self) -> None:
@@ -284,4 +284,5 @@ SHOWN_REASONS = {
     "adjust_capped", "dose_cap_reached", "stage_time_reached", "treatment_done",
     "dose_cap_already_reached", "stage_time_used_up", "estop_pressed", "fault_latched",
     "screening_not_cleared", "caution_not_acknowledged", "selftest_required",
+    "session_still_open",
 }

@@ -11,7 +11,11 @@ Invariants, checked after every 10 ms cycle:
 - the polarity relay never changes while the output is connected or current is commanded;
 - a latched fault never clears without an acknowledgement naming it;
 - the dose never exceeds its cap by more than one cycle's worth (with a truthful sensor);
-- no internal error (a broken invariant inside the core) ever happens.
+- no internal error (a broken invariant inside the core) ever happens;
+- sessions (issue 12 item 0): the open session never turns into another one without being
+  ended; a new session starts with no dose, time or target of an earlier one; a Resume or
+  EndSession naming another session changes nothing; EndSession while current may flow is
+  refused; junk commands are refused with ``invalid_command`` and change nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from kiosk.control import domain_limits as lim
 from kiosk.control.commands import (
+    COMMAND_TYPES,
     Acknowledge,
     AdjustCurrent,
     Command,
+    EndSession,
     Heartbeat,
     Pause,
     Polarity,
@@ -40,11 +46,14 @@ from kiosk.control.commands import (
 from kiosk.control.core import ControlCore, SelfTestReadings
 from kiosk.control.cycle import CycleResult
 from kiosk.control.regulator import output_limit_ma
+from kiosk.control.snapshot import Snapshot
 from kiosk.control.snapshot import TreatmentState as S
 from tests.control.core_rig import PERIOD_S, Rig, catalogue
+from tests.control.junk import junk_strategy
 
 CURRENT_STATES = {S.RAMP_UP, S.HOLD, S.RAMP_DOWN}
 AT_REST = {S.IDLE, S.PAUSED, S.DONE, S.FAULT}
+MAY_FLOW = {S.CONTACT_CHECK, *CURRENT_STATES}
 PROGRAMS = [(p.area, p.indication, second) for p in catalogue().programs
             for second in (False, True) if p.phase(second) is not None]
 PROGRAMS += [("eye_area", "pigmentation", False), ("face", "pigmentation", True)]
@@ -70,6 +79,7 @@ programs = st.sampled_from(PROGRAMS).flatmap(
         reduced_caps=st.sampled_from([False, False, False, True]),
         caution_acknowledged=st.sampled_from([True, True, True, False]),
     ))
+junk_commands = junk_strategy()
 PLANT_EVENTS = ["open_circuit", "reconnect", "reconnect", "short", "unshort", "unshort",
                 "load_5k", "load_40k", "load_60k", "load_20k", "load_20k", "dac_low", "dac_ok",
                 "dac_ok", "estop", "estop_release", "estop_release", "screen_silent",
@@ -125,9 +135,23 @@ class CoreMachine(RuleBasedStateMachine):
     def pause(self) -> None:
         self.cycle([Pause()])
 
-    @rule()
-    def resume(self) -> None:
-        self.cycle([Resume()])
+    @rule(session=st.sampled_from(["a", "a", "b"]))
+    def resume(self, session: str) -> None:
+        self.cycle([Resume(session)])
+
+    @rule(session=st.sampled_from(["a", "b"]))
+    def end_session(self, session: str) -> None:
+        self.cycle([EndSession(session)])
+
+    @rule(junk=junk_commands)
+    def junk(self, junk: object) -> None:
+        before = self.prev.snapshot
+        self.cycle([junk, Heartbeat()])  # type: ignore[list-item]  # junk on purpose
+        assert [e.code for e in self.prev.events if e.code == "invalid_command"] == \
+            ["invalid_command"]
+        after = self.prev.snapshot
+        assert (after.session_id, after.program_id, after.target_ma) == \
+            (before.session_id, before.program_id, before.target_ma)
 
     @rule(why=st.sampled_from(list(StopReason)))
     def stop(self, why: StopReason) -> None:
@@ -188,6 +212,9 @@ class CoreMachine(RuleBasedStateMachine):
             self.rig.dac_gain = 1.0
         if fault is not None:
             self.cycle([Acknowledge(fault.code)])
+        open_id = self.prev.snapshot.session_id
+        if open_id not in (None, "a"):
+            self.cycle([EndSession(open_id)])  # type: ignore[arg-type]  # not None here
         self.cycle([StartTreatment(program, "a", True)])
         self.run(min(at_cycle, 300))  # the contact check
         self.run(at_cycle - min(at_cycle, 300), until_at_rest=True)
@@ -202,6 +229,7 @@ class CoreMachine(RuleBasedStateMachine):
     def check(self, prev: CycleResult, now: CycleResult, commands: list[Command]) -> None:
         a, snap = now.actuation, now.snapshot
         pa, psnap = prev.actuation, prev.snapshot
+        self.check_sessions(psnap, snap, now, commands)
 
         assert "internal_error" not in [e.code for e in now.events], now.events
         assert a.output_relay_closed or a.dac_ma == 0.0, "DAC driven with the relay open"
@@ -250,6 +278,26 @@ class CoreMachine(RuleBasedStateMachine):
         if snap.program_id is not None and snap.session_id not in self.tainted:
             one_cycle = lim.DAC_RANGE_MAX_MA * PERIOD_S / 60.0
             assert snap.dose_ma_min <= snap.dose_cap_ma_min + one_cycle + 1e-9
+
+    def check_sessions(self, psnap: Snapshot, snap: Snapshot, now: CycleResult,
+                       commands: list[Command]) -> None:
+        codes = [e.code for e in now.events]
+        if psnap.session_id is not None and snap.session_id is not None:
+            assert snap.session_id == psnap.session_id, "a session turned into another one"
+        if psnap.session_id is None and snap.session_id is not None:  # a new session
+            assert snap.dose_ma_min == 0.0 and snap.elapsed_s == 0.0
+        for command in commands:
+            if isinstance(command, Resume | EndSession) and \
+                    command.session_id != psnap.session_id:
+                assert snap.session_id == psnap.session_id
+                if isinstance(command, Resume):
+                    assert "resumed" not in codes
+            if isinstance(command, EndSession) and psnap.state in MAY_FLOW:
+                assert snap.session_id == psnap.session_id, "ended while current may flow"
+            if type(command) not in COMMAND_TYPES:
+                assert "invalid_command" in codes
+        if snap.session_id is None:
+            assert snap.program_id is None and snap.target_ma == 0.0
 
     @invariant()
     def session_dose_is_reset_only_by_a_new_session(self) -> None:

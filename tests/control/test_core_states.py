@@ -12,6 +12,7 @@ from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
     Command,
+    EndSession,
     Pause,
     Polarity,
     ProgramRequest,
@@ -73,7 +74,7 @@ def test_a_transition_outside_the_table_raises() -> None:
 
 @pytest.mark.parametrize(("command", "code", "named"), [
     (Pause(), "not_in_this_state", "pause"),
-    (Resume(), "nothing_to_resume", "resume"),
+    (Resume("s1"), "nothing_to_resume", "resume"),
     (AdjustCurrent(0.05), "not_in_this_state", "adjust current"),
     (Acknowledge("estop"), "nothing_to_acknowledge", "no fault"),
 ])
@@ -102,7 +103,7 @@ def test_adjust_and_pause_are_refused_while_ramping_down() -> None:
     assert refusal(rig.tick([Pause()])).code == "not_in_this_state"
 
 
-@pytest.mark.parametrize("command", [Pause(), Resume(), AdjustCurrent(0.05),
+@pytest.mark.parametrize("command", [Pause(), Resume("s1"), AdjustCurrent(0.05),
                                      StartTreatment(ProgramRequest("face", "pigmentation"), "s",
                                                     True)])
 @pytest.mark.requirement("SR-002")
@@ -246,7 +247,7 @@ def test_after_an_acknowledged_contact_loss_resume_checks_contact_and_ramps_from
     idle = rig.tick([Acknowledge("contact_lost")])
     assert idle.snapshot.state is S.IDLE and idle.snapshot.resumable
     assert not idle.actuation.output_relay_closed
-    rig.tick([Resume()])
+    rig.tick([Resume("s1")])
     assert rig.core.state is S.CONTACT_CHECK
     ramp = rig.run_until_state(S.RAMP_UP, 3.0)
     assert ramp.snapshot.setpoint_ma < 0.001
@@ -265,6 +266,7 @@ def test_a_new_session_starts_its_dose_from_zero_the_same_session_continues_it()
     rig.run_until_state(S.RAMP_UP, 3.0)
     rig.tick([Stop(StopReason.SHUTDOWN)])
     rig.run_until_state(S.DONE, 5.0)
+    rig.tick([EndSession("a")])  # the next client: the screen ends the old session first
     fresh = rig.start(session_id="b")
     assert fresh.snapshot.dose_ma_min == 0.0 and fresh.snapshot.elapsed_s == 0.0
 
@@ -333,7 +335,7 @@ def test_a_failed_contact_check_on_resume_returns_to_paused() -> None:
     rig.tick([Stop()])
     rig.run_until_state(S.PAUSED, 5.0)
     rig.plant.open_circuit = True
-    rig.tick([Resume()])
+    rig.tick([Resume("s1")])
     rig.run_until(lambda r: r.snapshot.last_refusal is not None, 3.0)
     paused = rig.run_until_state(S.PAUSED, 1.0)
     assert paused.snapshot.resumable
@@ -529,7 +531,7 @@ def test_an_emergency_stop_in_any_state_latches_the_safe_state_in_that_cycle(sta
 
 def test_shutdown_during_a_resumed_contact_check_finishes_the_stage() -> None:
     rig = drive_to(S.PAUSED)
-    rig.tick([Resume()])
+    rig.tick([Resume("s1")])
     rig.run_until(lambda r: r.snapshot.step == "test", 3.0)
     rig.tick([Stop(StopReason.SHUTDOWN)])
     assert rig.core.state is S.CONTACT_CHECK  # draining the test current first

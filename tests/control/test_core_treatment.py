@@ -80,7 +80,7 @@ def test_pause_ramps_down_normally_and_resume_checks_contact_and_ramps_from_zero
     ramp_down = [r for r in rig.results if r.snapshot.state is S.RAMP_DOWN]
     assert len(ramp_down) * PERIOD_S >= 30.0
     assert paused.snapshot.resumable and not paused.actuation.output_relay_closed
-    rig.tick([Resume()])
+    rig.tick([Resume("s1")])
     assert rig.core.state is S.CONTACT_CHECK
     ramping = rig.run_until_state(S.RAMP_UP, 5.0)
     assert ramping.snapshot.setpoint_ma < 0.001
@@ -136,6 +136,6 @@ def test_a_resume_right_after_a_pause_waits_until_the_output_was_quiet_for_a_sec
     rig.tick([Stop()])
     rig.run_until_state(S.PAUSED, 5.0)
     last_current = max(r.snapshot.time_s for r in rig.results if r.snapshot.measured_ma >= 0.01)
-    rig.tick([Resume()])
+    rig.tick([Resume("s1")])
     boost = rig.run_until(lambda r: r.snapshot.step == "boost", 3.0)
     assert boost.snapshot.time_s - last_current >= 1.0

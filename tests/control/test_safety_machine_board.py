@@ -28,6 +28,7 @@ from kiosk.control.catalogue import load_catalogue
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    EndSession,
     Heartbeat,
     Pause,
     ProgramRequest,
@@ -153,6 +154,9 @@ class BoardSafetyMachine(RuleBasedStateMachine):
         request = ProgramRequest(area, indication, current_ma=current_ma,
                                  current_stage_s=stage_s)
         session = f"s{self.clock.now_s():.0f}" if new_session else "s"
+        open_id = self.controller.snapshot.session_id
+        if open_id is not None and open_id != session:  # the next client: end the old one
+            self.controller.submit(EndSession(open_id))
         self.controller.submit(StartTreatment(request, session, screening_cleared=True))
 
     @rule(reason=st.sampled_from(list(StopReason)))
@@ -165,7 +169,7 @@ class BoardSafetyMachine(RuleBasedStateMachine):
 
     @rule()
     def resume(self) -> None:
-        self.controller.submit(Resume())
+        self.controller.submit(Resume(self.controller.snapshot.session_id or "s"))
 
     @rule(steps=st.sampled_from([-2, -1, 1, 2, 10]))
     def adjust(self, steps: int) -> None:

@@ -78,13 +78,13 @@ def test_a_paused_session_cannot_resume_while_storage_fails() -> None:
     rig.storage_ok = False
     rig.tick([Pause()])
     rig.run_until_state(S.PAUSED, 60.0)
-    result = rig.tick([Resume()])
+    result = rig.tick([Resume("s1")])
     assert result.snapshot.last_refusal is not None
     assert result.snapshot.last_refusal.code == "storage_fault"
     assert result.snapshot.state is S.PAUSED and result.snapshot.resumable
     rig.storage_ok = True
     rig.tick()
-    assert rig.tick([Resume()]).snapshot.state is S.CONTACT_CHECK
+    assert rig.tick([Resume("s1")]).snapshot.state is S.CONTACT_CHECK
 
 
 def test_a_full_records_queue_on_the_board_refuses_the_next_start(tmp_path: Path) -> None:

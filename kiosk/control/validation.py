@@ -1,0 +1,142 @@
+"""Is this object a well-formed command? One pure check, before anything acts on it.
+
+Why here and not in the cycle: a malformed command (``AdjustCurrent(1e308)``, a NaN, a dict in
+place of a :class:`ProgramRequest`, a string where a float goes, an object that is no command at
+all) must come back as a refusal with a stable code, never reach the cycle's arithmetic and end
+as an ``internal_error`` that cuts a running treatment. :func:`validate_command` is called by the
+control loop's ``submit()`` (so the caller hears at once) and again by the core for every command
+it is handed (so the promise holds whoever calls the core). An exception inside the cycle stays
+the fail-safe of last resort.
+
+The check is about form only (types, finiteness, sizes); whether a well-formed value is allowed
+(a current above its cap, an unknown area) is judged by the limits with their own codes.
+Classes must match exactly: a subclass could override ``__eq__`` or a property and run code
+inside the control cycle.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kiosk.control import domain_limits as lim
+from kiosk.control.codes import Reason
+from kiosk.control.commands import (
+    COMMAND_TYPES,
+    Acknowledge,
+    AdjustCurrent,
+    Command,
+    EndSession,
+    Polarity,
+    ProgramRequest,
+    Resume,
+    StartTreatment,
+    Stop,
+    StopReason,
+)
+from kiosk.control.reasons import Code, make
+
+MAX_TEXT_CHARS = 128
+"""Identifiers (session ids, areas, fault codes) are short; a longer string is junk."""
+MAX_ADJUST_MA = lim.FIRMWARE_MAX_CURRENT_MA
+"""No single adjustment can be larger than the whole firmware range."""
+MAX_STAGE_S = 24 * 3600.0
+"""Far above any time cap; the limits refuse anything above the program's cap with its code."""
+
+_MISSING = object()
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(field, problem)
+        self.field = field
+        self.problem = problem
+
+
+def validate_command(obj: object) -> Command | Reason:
+    """``obj`` itself when it is a well-formed command, else an ``invalid_command`` refusal
+    naming the command, the field and what is wrong with it. Never raises."""
+    kind = type(obj)
+    name = kind.__name__[:40] if isinstance(kind.__name__, str) else "object"
+    if kind not in COMMAND_TYPES:
+        return make(Code.INVALID_COMMAND, command=name, field="(object)",
+                    problem="is not a command")
+    try:
+        _check(obj)
+    except _Invalid as bad:
+        return make(Code.INVALID_COMMAND, command=name, field=bad.field, problem=bad.problem)
+    except Exception as exc:  # an attribute that cannot even be read is junk too
+        return make(Code.INVALID_COMMAND, command=name, field="(object)",
+                    problem=f"cannot be read ({type(exc).__name__})")
+    return obj  # type: ignore[return-value]  # kind is one of the Command classes
+
+
+def _field(obj: object, name: str) -> object:
+    value = getattr(obj, name, _MISSING)
+    if value is _MISSING:
+        raise _Invalid(name, "is missing")
+    return value
+
+
+def _text(obj: object, name: str, *, optional: bool = False) -> None:
+    value = _field(obj, name)
+    if value is None and optional:
+        return
+    if type(value) is not str:
+        raise _Invalid(name, f"must be text, not {type(value).__name__[:40]}")
+    if not value or len(value) > MAX_TEXT_CHARS or not value.isprintable():
+        raise _Invalid(name, f"must be 1-{MAX_TEXT_CHARS} printable characters")
+
+
+def _flag(obj: object, name: str) -> None:
+    if type(_field(obj, name)) is not bool:
+        raise _Invalid(name, "must be true or false")
+
+
+def _number(obj: object, name: str, *, bound: float, optional: bool = False) -> None:
+    value = _field(obj, name)
+    if value is None and optional:
+        return
+    if type(value) not in (int, float):
+        raise _Invalid(name, f"must be a number, not {type(value).__name__[:40]}")
+    try:
+        number = float(value)  # type: ignore[arg-type]  # int or float, checked above
+    except OverflowError:  # an int beyond the float range
+        raise _Invalid(name, "must be a finite number") from None
+    if not math.isfinite(number):
+        raise _Invalid(name, "must be a finite number")
+    if abs(number) > bound:
+        raise _Invalid(name, f"must be within ±{bound:g}")
+
+
+def _check(obj: object) -> None:
+    if isinstance(obj, StartTreatment):
+        program = _field(obj, "program")
+        if type(program) is not ProgramRequest:
+            raise _Invalid("program",
+                           f"must be a ProgramRequest, not {type(program).__name__[:40]}")
+        _check_program(program)
+        _text(obj, "session_id")
+        _flag(obj, "screening_cleared")
+    elif isinstance(obj, Resume | EndSession):
+        _text(obj, "session_id")
+    elif isinstance(obj, Stop):
+        if type(_field(obj, "reason")) is not StopReason:
+            raise _Invalid("reason", "must be a StopReason")
+    elif isinstance(obj, AdjustCurrent):
+        _number(obj, "delta_ma", bound=MAX_ADJUST_MA)
+    elif isinstance(obj, Acknowledge):
+        _text(obj, "fault_code")
+    # Pause and Heartbeat carry nothing.
+
+
+def _check_program(program: ProgramRequest) -> None:
+    _text(program, "area")
+    _text(program, "indication")
+    _text(program, "electrode_id", optional=True)
+    _number(program, "current_ma", bound=lim.FIRMWARE_MAX_CURRENT_MA * 10, optional=True)
+    _number(program, "current_stage_s", bound=MAX_STAGE_S, optional=True)
+    for name in ("caution_acknowledged", "reduced_caps", "second_phase"):
+        _flag(program, name)
+    polarity = _field(program, "polarity")
+    if polarity is not None and type(polarity) is not Polarity:
+        raise _Invalid("polarity", "must be a Polarity or absent")
