@@ -11,9 +11,12 @@ Prints:
    overshoot, error < 1 % or 2 uA);
 3. time to the safe state per fault (K1 contacts open AND DAC at zero, as the simulated board
    sees it), each injected into a real treatment on the wall clock (targets: E-stop < 10 ms,
-   software-detected < 25 ms after confirmation, contact loss < 100 ms, stalled loop < 60 ms).
+   software-detected < 25 ms after confirmation, contact loss < 100 ms, stalled loop < 60 ms);
+4. (``--flood``) the command intake under a flood: this machine's CPU time of one cycle with a
+   full normal lane and the priority lane at its bound, against a cycle with a heartbeat only
+   (the price of taking both lanes whole every cycle), and submit()'s cost per command.
 
-Usage: .venv/bin/python bench/bench_control_loop.py [--duration S] [--skip-faults]
+Usage: .venv/bin/python bench/bench_control_loop.py [--duration S] [--skip-faults] [--flood]
 The simulated board costs CPU the real one does not (the chip models run in this process), so
 these figures are pessimistic for the Pi's bus and optimistic for its slower CPU; run it on the
 device with the real board for the figures that count.
@@ -287,6 +290,57 @@ def fault_time(label: str, name: str, params: dict[str, Any]) -> tuple[str, floa
         controller.close()
 
 
+# ---------------------------------------------------------------------------- flood
+
+def flood_cost(cycles: int = 1000) -> dict[str, dict[str, float]]:
+    """CPU time per cycle (perf_counter around one virtual-clock cycle) in the ramp, with a
+    heartbeat only and with the lanes full (16 adjustments carried out, 4 acknowledgements
+    refused); and submit()'s time per command in a flood."""
+    from kiosk.control.commands import Acknowledge, AdjustCurrent
+    from kiosk.control.intake import ACK_CAPACITY, NORMAL_LANE_CAPACITY
+    from kiosk.hal.sim.clock import VirtualClock
+
+    controller = build_controller(sim=True, clock=VirtualClock(),
+                                  notifier=SystemdWatchdog(env={}))
+    try:
+        controller.run_for(0.05)
+        controller.submit(StartTreatment(PROGRAM, "bench", screening_cleared=True))
+        for _ in range(300):  # 3 s: ramping
+            controller.submit(Heartbeat())
+            controller.run_for(PERIOD_S)
+        loop = controller.loop
+
+        def one_cycle(fill: bool) -> float:
+            loop.submit(Heartbeat())
+            if fill:  # adjustments the core carries out, acknowledgements it refuses
+                for index in range(NORMAL_LANE_CAPACITY):
+                    loop.submit(AdjustCurrent(0.05 if index % 2 else -0.05))
+                for index in range(ACK_CAPACITY):
+                    loop.submit(Acknowledge(f"no_such_fault_{index}"))
+            started = time.perf_counter()
+            controller.run_for(PERIOD_S)
+            return (time.perf_counter() - started) * 1000
+
+        quiet = [one_cycle(False) for _ in range(cycles)]
+        full = [one_cycle(True) for _ in range(cycles)]
+        assert controller.snapshot.state is TreatmentState.RAMP_UP, controller.snapshot.state
+        submits = 100_000
+        started = time.perf_counter()
+        for index in range(submits):
+            loop.submit(AdjustCurrent(0.05) if index % 3 else Heartbeat())
+        per_submit_us = (time.perf_counter() - started) / submits * 1e6
+    finally:
+        controller.close()
+
+    def figures(samples: list[float]) -> dict[str, float]:
+        ordered = sorted(samples)
+        return {"p50_ms": statistics.median(ordered),
+                "p99_ms": ordered[int(0.99 * (len(ordered) - 1))], "max_ms": ordered[-1]}
+
+    return {"heartbeat only": figures(quiet), "both lanes full": figures(full),
+            "submit": {"per_command_us": per_submit_us}}
+
+
 # ---------------------------------------------------------------------------- main
 
 def main() -> None:
@@ -295,11 +349,15 @@ def main() -> None:
                         help="seconds per timing run (600 for the 10-minute figure)")
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-regulation", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--flood", action="store_true",
+                        help="also the command intake's cost under a flood")
     args = parser.parse_args()
 
-    print("1. Loop period on the wall clock (target 10 ms, p99 jitter < 2 ms, no overruns)")
-    print_timing("alone", loop_timing(args.duration, busy=False))
-    print_timing("with a UI-like busy thread", loop_timing(args.duration, busy=True))
+    if not args.skip_timing:
+        print("1. Loop period on the wall clock (target 10 ms, p99 jitter < 2 ms, no overruns)")
+        print_timing("alone", loop_timing(args.duration, busy=False))
+        print_timing("with a UI-like busy thread", loop_timing(args.duration, busy=True))
 
     if not args.skip_regulation:
         print("2. Regulation on the board (targets: settle < 300 ms to 2 %, overshoot < 2 %, "
@@ -323,6 +381,17 @@ def main() -> None:
             shown = "never" if ms is None else f"{ms:7.2f} ms"
             verdict = "ok" if ms is not None and ms < target else "OVER TARGET"
             print(f"  {label:<28} -> {code:<22} {shown}  (target < {target:g} ms) {verdict}")
+
+    if args.flood:
+        print("4. Command intake under a flood: CPU time of one cycle on this machine "
+              "(simulated board, virtual clock)")
+        cost = flood_cost()
+        for label in ("heartbeat only", "both lanes full"):
+            row = cost[label]
+            print(f"  {label:<16}: p50 {row['p50_ms']:6.3f} ms  p99 {row['p99_ms']:6.3f} ms  "
+                  f"max {row['max_ms']:6.3f} ms")
+        print(f"  submit() in a flood of 100 000: {cost['submit']['per_command_us']:.2f} us "
+              "per command")
 
 
 if __name__ == "__main__":

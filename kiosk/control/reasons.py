@@ -91,6 +91,7 @@ class Code(StrEnum):
     SESSION_NOT_OPEN = "session_not_open"
     RESUME_WRONG_SESSION = "resume_wrong_session"
     SESSION_STILL_OPEN = "session_still_open"
+    COMMAND_QUEUE_FULL = "command_queue_full"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -242,6 +243,8 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "end it before treating another client."),
     _r(Code.SESSION_STILL_OPEN, "The previous treatment session is still open: end it before "
        "starting a new one."),
+    _r(Code.COMMAND_QUEUE_FULL, "Too many commands at once: this one was not carried out (at most "
+       "{capacity} wait for the next control cycle; STOP always gets through).", _M),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "

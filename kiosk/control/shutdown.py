@@ -32,6 +32,13 @@ latched fault state keeps the output safe until a person acknowledges it. Before
 anything the control thread checks :attr:`pending`, and checks it again right after, opening
 K1 once more if a trip slipped in between (see ``ControlLoop``): a trip can never be overwritten
 by a cycle that was computed before it.
+
+The fault state has one owner, the core: a trip reaches it only as an input
+(``ControlCore.latch_fault``). Until the core's own snapshot shows it, the trip is still visible
+to readers: each trip handed to the core carries a ``serial`` (1, 2, ...), and
+:meth:`first_trip_after` answers "which trip has the published snapshot not seen yet?" (the loop
+shows it over its last snapshot: a stuck loop's fault reaches the screen at once without anyone
+but the core writing a fault snapshot).
 """
 
 from __future__ import annotations
@@ -96,6 +103,7 @@ class TripRequest:
     reason: Reason
     source: str  # "control_loop", "estop_gpio", "hw_trip_gpio", "supervisor", "exit", ...
     at_s: float
+    serial: int = 0  # 1, 2, ... for trips handed to the core; 0 for one the core latched itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,7 @@ class ShutdownPath:
         self._history: deque[TripRequest] = deque(maxlen=HISTORY_LENGTH)
         self._runs: deque[ShutdownRun] = deque(maxlen=HISTORY_LENGTH)
         self._trip_count = 0
+        self._serial = 0  # of the newest trip handed to the core
         self._heartbeat_stopped = False
 
     @classmethod
@@ -169,10 +178,14 @@ class ShutdownPath:
         ``latched``: the core has latched this fault itself (it detected it); the steps run and
         the trip is recorded, but nothing is handed to the core again.
         """
-        request = TripRequest(reason, source, self._clock.now_s())
+        at_s = self._clock.now_s()
         with self._lock:  # visible before any hardware step: the control thread sees it
-            if not latched:
+            if latched:
+                request = TripRequest(reason, source, at_s)
+            else:
+                request = TripRequest(reason, source, at_s, self._serial + 1)
                 self._pending.append(request)
+                self._serial = request.serial
             self._history.append(request)
             self._trip_count += 1
             if stop_heartbeat:
@@ -210,6 +223,22 @@ class ShutdownPath:
     def pending_reason(self) -> TripRequest | None:
         """The oldest trip not yet handed to the core, or None."""
         with self._lock:
+            return self._pending[0] if self._pending else None
+
+    @property
+    def last_serial(self) -> int:
+        """The serial of the newest trip handed to the core (0: none yet)."""
+        return self._serial
+
+    def first_trip_after(self, serial: int) -> TripRequest | None:
+        """The oldest trip for the core with a serial above ``serial`` (None: none), whether
+        it is still pending or already taken. Cheap when there is none (no lock)."""
+        if self._serial <= serial:
+            return None
+        with self._lock:
+            newer = [t for t in self._history if t.serial > serial]
+            if newer:
+                return newer[0]
             return self._pending[0] if self._pending else None
 
     @property

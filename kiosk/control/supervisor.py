@@ -14,6 +14,11 @@ Time to safe state for a stall: at most ``stall_timeout_s + check_period_s`` fro
 completed cycle, plus the relay's release; the stall itself begins after that last cycle, so the
 figure from the stall's start is smaller.
 
+The supervisor writes no snapshot: its trip reaches the core as an input through the shutdown
+path, and until the core's own snapshot shows it the loop's snapshot reader shows the pending
+trip over the last snapshot (``ShutdownPath.first_trip_after``), so the screen sees a stuck
+loop's fault at once while the core stays the one writer of the fault state.
+
 One trip per stall: after a trip the supervisor waits for the next completed cycle before it can
 trip again (the core then holds the latched fault anyway). While the loop stays stuck, each check
 retries the DAC step until it got through: a control thread stuck in a busy-poll takes the bus
@@ -24,9 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 
-from kiosk.control.codes import Reason
 from kiosk.control.reasons import Code, make
 from kiosk.control.shutdown import ShutdownPath
 from kiosk.hal.clock import Clock, TimerHandle
@@ -73,9 +76,6 @@ class Supervisor:
         self._dac_zeroed = True
         self._priority_tried = False
         self.priority_raised: str | None = None
-        #: Called after a trip with (reason, time): the loop publishes the fault from here,
-        #: since its own thread is the one that is stuck.
-        self.on_trip: Callable[[Reason, float], None] | None = None
         #: Longest gap between completed cycles seen by a check (for the bench).
         self.worst_gap_s = 0.0
 
@@ -127,8 +127,6 @@ class Supervisor:
             reason = make(Code.LOOP_STALL)
             run = self._shutdown.trip(reason, "supervisor", stop_heartbeat=True)
             self._dac_zeroed = all(f.step != "dac_zero" for f in run.failures)
-            if self.on_trip is not None:
-                self.on_trip(reason, now_s)
             return True
         except Exception as error:  # the watcher itself failed: that is a reason to cut too
             self._shutdown.trip(make(Code.INTERNAL_ERROR, what=f"supervisor: {error}"),
