@@ -7,19 +7,21 @@ accepted (no refusal), just outside is refused with the setting or cap named.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
 from kiosk.control.catalogue import Catalogue, load_catalogue
 from kiosk.control.codes import Reason
-from kiosk.control.commands import ProgramRequest
+from kiosk.control.commands import Polarity, ProgramRequest
 from kiosk.control.limits import (
     ResolvedProgram,
     SafetyConfig,
     SafetyConfigError,
     boost_window_v,
     dac_readback_tolerance_ma,
+    dose_cap_terms,
     load_kohm,
     over_current_limit_ma,
     regulation_tolerance_ma,
@@ -241,3 +243,176 @@ def test_a_rise_just_below_the_cap_and_a_fall_to_the_minimum(catalogue: Catalogu
     to_min = resolve_adjustment(0.1, -0.05, program)
     assert to_min.accepted and to_min.target_ma == 0.05
     assert to_min.reason.detail("old_ma") == 0.1 and to_min.reason.detail("new_ma") == 0.05
+
+
+@pytest.mark.parametrize("delta_ma", [0.04, 0.0, math.nan])
+@pytest.mark.requirement("SR-020")
+def test_a_refused_step_names_the_step_it_was_given(catalogue: Catalogue, delta_ma: float
+                                                    ) -> None:
+    """domain.md 6, "Ramp-up" (operator steps 0.05 mA): the refusal says what was asked."""
+    program = resolve(catalogue, area="face", indication="pigmentation")
+    assert isinstance(program, ResolvedProgram)
+    result = resolve_adjustment(0.3, delta_ma, program)
+    assert result.accepted is False and result.target_ma == 0.3
+    assert result.reason.detail("delta_ma") == str(delta_ma)
+    assert result.reason.detail("step_ma") == 0.05
+    assert f"({delta_ma} asked)" in result.reason.text
+
+
+@pytest.mark.requirement("SR-005")
+def test_adjustment_refusals_keep_the_target_and_name_the_cap_or_minimum(
+        catalogue: Catalogue) -> None:
+    """domain.md 6, "Per-area cap": a rise at the cap is refused naming the cap that limits; a
+    fall below 0.05 mA is refused naming the minimum; neither changes the target."""
+    program = resolve(catalogue, area="face", indication="pigmentation")  # cap 0.8 (program)
+    assert isinstance(program, ResolvedProgram)
+    at_cap = resolve_adjustment(0.8, 0.05, program)
+    assert at_cap.accepted is False and at_cap.target_ma == 0.8
+    assert at_cap.reason.detail("limit") == "program" and at_cap.reason.detail("cap_ma") == 0.8
+    at_min = resolve_adjustment(0.05, -0.05, program)
+    assert at_min.accepted is False and at_min.target_ma == 0.05
+    assert at_min.reason.detail("minimum_ma") == 0.05
+    capped = resolve_adjustment(0.78, 0.05, program)
+    assert capped.accepted is True and capped.reason.detail("limit") == "program"
+
+
+@pytest.mark.requirement("SR-005")
+def test_adjustment_edges_sit_exactly_one_epsilon_from_cap_and_minimum(
+        catalogue: Catalogue) -> None:
+    """domain.md 6, "Per-area cap" / "Contact loss" (I_set >= 0.05 mA): the comparisons carry
+    a 1e-9 mA float tolerance; a value exactly on it is on the accepting side (at the cap, a
+    rise is refused; at the minimum, a fall is allowed)."""
+    eps = 1e-9
+    program = resolve(catalogue, area="face", indication="pigmentation")
+    assert isinstance(program, ResolvedProgram)
+    assert resolve_adjustment(0.8 - eps, 0.05, program).reason.code == "current_at_cap"
+    assert resolve_adjustment(0.8 - 2 * eps, 0.05, program).reason.code == "adjust_capped"
+    lands = resolve_adjustment(0.75 + eps, 0.05, program)  # wanted rounds to 0.8 = cap
+    assert lands.reason.code == "target_adjusted" and lands.target_ma == 0.8
+    assert resolve_adjustment(0.1, -0.05, program).accepted is True
+
+
+def with_phase(catalogue: Catalogue, program_id: str, default_current_ma: float) -> Catalogue:
+    """The catalogue with the main phase of ``program_id`` changed (a manufacturer's edit)."""
+    programs = []
+    for program in catalogue.programs:
+        if program.id == program_id:
+            main = dataclasses.replace(program.main, default_current_ma=default_current_ma)
+            program = dataclasses.replace(program, main=main)
+        programs.append(program)
+    return dataclasses.replace(catalogue, programs=tuple(programs))
+
+
+def with_electrode(catalogue: Catalogue, electrode_id: str, max_current_ma: float) -> Catalogue:
+    electrodes = tuple(dataclasses.replace(e, max_current_ma=max_current_ma)
+                       if e.id == electrode_id else e
+                       for e in catalogue.electrodes)
+    return dataclasses.replace(catalogue, electrodes=electrodes)
+
+
+@pytest.mark.requirement("SR-005")
+def test_request_edges_exactly_one_tolerance_from_the_cap_and_the_minimum(
+        catalogue: Catalogue) -> None:
+    """domain.md 6, "Per-area cap" and "Contact loss" (I_set >= 0.05 mA): the 1e-9 mA float
+    tolerance of each comparison is the last accepted value."""
+    eps = 1e-9
+    cases = [  # (current_ma, outcome): face pigmentation, cap 0.8 mA
+        (0.8 + eps, "accepted"), (0.8 + 2 * eps, "current_above_cap"),
+        (0.05 - eps, "accepted"), (0.05 - 2 * eps, "current_below_minimum"),
+    ]
+    for current_ma, outcome in cases:
+        result = resolve(catalogue, area="face", indication="pigmentation",
+                         current_ma=current_ma)
+        assert code_of(result) == outcome, current_ma
+        if isinstance(result, ResolvedProgram):
+            assert result.target_ma in (0.8, 0.05)
+
+
+@pytest.mark.requirement("SR-019")
+def test_stage_time_edges_exactly_one_tolerance_out(catalogue: Catalogue) -> None:
+    """domain.md 6, "Current-stage time": 900 s (+1e-9) and 60 s (-1e-9) are still accepted."""
+    eps = 1e-9
+    for stage_s, outcome in ((900.0 + eps, "accepted"), (900.0 + 1e-6, "time_above_cap"),
+                             (60.0 - eps, "accepted"), (60.0 - 1e-6, "time_too_short")):
+        assert code_of(resolve(catalogue, area="face", indication="pigmentation",
+                               current_stage_s=stage_s)) == outcome, stage_s
+
+
+@pytest.mark.requirement("SR-005")
+def test_a_catalogue_default_is_lowered_only_when_above_the_cap(catalogue: Catalogue) -> None:
+    """domain.md 6, "Per-area cap": a default at the cap (or within 1e-9 of it) is delivered as
+    it is, without a decision; one above it is lowered to the cap with the decision."""
+    for default_ma, lowered in ((0.8, False), (0.8 + 1e-9, False), (0.8 + 2e-9, True),
+                                (0.85, True)):
+        edited = with_phase(catalogue, "face.pigmentation", default_current_ma=default_ma)
+        program = resolve(edited, area="face", indication="pigmentation")
+        assert isinstance(program, ResolvedProgram)
+        assert bool(program.decisions) is lowered, default_ma
+        assert program.default_lowered_from_ma == (default_ma if lowered else None)
+        assert program.target_ma == 0.8
+    requested = resolve(catalogue, area="face", indication="pigmentation", current_ma=0.7)
+    assert isinstance(requested, ResolvedProgram) and requested.default_lowered_from_ma is None
+
+
+@pytest.mark.requirement("SR-005")
+def test_a_cap_below_the_minimum_target_refuses_the_program(catalogue: Catalogue) -> None:
+    """domain.md 6, "Contact loss during current" (blind below I_set 0.05 mA): an electrode
+    whose maximum is below 0.05 mA cannot run the program at all; one at 0.05 mA can."""
+    for max_ma, outcome in ((0.05, "accepted"), (0.05 - 1e-9, "accepted"),
+                            (0.05 - 2e-9, "current_below_minimum"),
+                            (0.04, "current_below_minimum")):
+        edited = with_electrode(catalogue, "pad_15", max_current_ma=max_ma)
+        result = resolve(edited, area="face", indication="pigmentation")
+        assert code_of(result) == outcome, max_ma
+        if isinstance(result, Reason):
+            assert result.detail("requested_ma") == max_ma
+            assert result.detail("minimum_ma") == 0.05
+
+
+def test_a_resolved_program_carries_what_was_asked(catalogue: Catalogue) -> None:
+    """domain.md 6, "Dose" (per client, area and day) and "Current density" (catalogue area):
+    the core books the dose by area and judges density by the electrode's area."""
+    program = resolve(catalogue, area="face", indication="pigmentation", reduced_caps=True,
+                      caution_acknowledged=True)
+    assert isinstance(program, ResolvedProgram)
+    assert (program.area, program.indication, program.electrode_id) == (
+        "face", "pigmentation", "pad_15")
+    assert program.electrode_area_cm2 == 15.0
+    assert program.second_phase is False and program.reduced_caps is True
+    second = resolve(catalogue, area="face", indication="disincrustation", second_phase=True)
+    assert isinstance(second, ResolvedProgram) and second.second_phase is True
+    assert second.reduced_caps is False
+
+
+@pytest.mark.requirement("SR-043")
+def test_refusals_of_the_request_name_the_program_and_area(catalogue: Catalogue) -> None:
+    """domain.md 4 (the catalogue's programs): a refusal names what it refused."""
+    unknown = resolve(catalogue, area="eye_area", indication="pigmentation")
+    assert isinstance(unknown, Reason) and unknown.detail("area") == "eye area"
+    wrong_pad = resolve(catalogue, area="face", indication="ageing", electrode_id="eye_ball")
+    assert isinstance(wrong_pad, Reason) and wrong_pad.detail("program_id") == "face.ageing"
+    wrong_pole = resolve(catalogue, area="face", indication="pigmentation",
+                         polarity=Polarity.POSITIVE)
+    assert isinstance(wrong_pole, Reason)
+    assert wrong_pole.detail("program_id") == "face.pigmentation"
+    for field, kwargs in (("current_ma", {"current_ma": math.nan}),
+                          ("current_stage_s", {"current_stage_s": math.inf})):
+        bad = resolve(catalogue, area="face", indication="pigmentation", **kwargs)
+        assert isinstance(bad, Reason) and bad.code == "invalid_value"
+        assert bad.detail("field") == field
+        assert bad.detail("value") == str(next(iter(kwargs.values())))
+
+
+@pytest.mark.requirement("SR-018")
+def test_the_dose_cap_terms_are_named(catalogue: Catalogue) -> None:
+    """domain.md 6, "Dose" (device absolute 30 mA·min) and "Charge density" (3 mA·min/cm²)."""
+    terms = dose_cap_terms(20.0, "face", catalogue.electrode("pad_15"), False)
+    assert [(t.limit, t.value) for t in terms] == [("area", 20.0), ("charge_density", 45.0),
+                                                   ("device", 30.0)]
+
+
+def test_an_adjusted_target_lands_on_the_micro_ampere_grid(catalogue: Catalogue) -> None:
+    """Float noise never reaches a target: 0.6000004 + 0.05 is 0.65 mA (6 decimals, 1 nA)."""
+    program = resolve(catalogue, area="face", indication="pigmentation")
+    assert isinstance(program, ResolvedProgram)
+    assert resolve_adjustment(0.6000004, 0.05, program).target_ma == 0.65

@@ -18,7 +18,7 @@ import pytest
 
 from kiosk.control.commands import Heartbeat, ProgramRequest, StartTreatment
 from kiosk.control.cycle import Measurements
-from kiosk.control.limits import SafetyConfig
+from kiosk.control.limits import SafetyConfig, dac_readback_tolerance_ma
 from kiosk.control.monitors import (
     FROZEN_MIN_CURRENT_MA,
     FROZEN_READINGS_COUNT,
@@ -192,11 +192,12 @@ def test_the_loss_threshold_is_the_configured_one_on_both_sides() -> None:
     v = 0.2 * 149.9 + 0.02
     assert "contact_lost" not in codes(feed(100, LOW, monitors, current_ma=0.2, electrode_v=v))
     monitors = SafetyMonitors(SafetyConfig(contact_loss_kohm=150.0))
-    v = 0.2 * 150.1 + 0.02
+    v = 0.2 * 150.13 + 0.02
     reports = feed(11, LOW, monitors, current_ma=0.2, electrode_v=v)
     assert first_trip_s(reports, "contact_lost") == pytest.approx(0.100)
     fault = next(f for f in reports[-1].faults if f.code == "contact_lost")
-    assert fault.detail("load_kohm") == pytest.approx(150.1, abs=0.05)
+    assert fault.detail("measured_ma") == 0.2 and fault.detail("setpoint_ma") == 0.2
+    assert fault.detail("load_kohm") == 150.1  # 150.1 kΩ to 0.1 kΩ, as the screen shows it
 
 
 @pytest.mark.requirement("SR-010")
@@ -464,6 +465,14 @@ def test_each_reading_range_at_both_ends(signal: str, inside: float, outside: fl
                 if f.code != "dac_readback"]
     assert faults_for(inside) == []
     assert faults_for(outside) == ["sensor_range"]
+    fields: dict[str, float | None] = {"current_ma": 0.0, "electrode_v": 0.0, signal: outside}
+    m = Measurements(T0_S, fields.pop("current_ma"), fields.pop("electrode_v"),  # type: ignore[arg-type]
+                     True, True, **fields)  # type: ignore[arg-type]
+    ctx = dataclasses.replace(OPEN, relay_changed_at_s=T0_S)
+    fault = next(f for f in SafetyMonitors(SafetyConfig()).check(ctx, m, 0.0, T0_S).faults
+                 if f.code == "sensor_range")
+    assert fault.detail("signal") == signal
+    assert fault.detail("value") == f"{outside:.4g}"
 
 
 @pytest.mark.requirement("SR-026")
@@ -573,3 +582,146 @@ def test_frozen_rule_judges_from_10_ua_with_k1_closed_while_regulating() -> None
     assert "sensor_stale" not in codes(run(dataclasses.replace(tiny, regulating=False), 0.010))
     assert "sensor_stale" not in codes(run(dataclasses.replace(tiny, relay_closed=False), 0.0))
     assert "sensor_stale" not in codes(feed(samples, tiny, current_ma=0.010, electrode_v=0.3))
+
+
+# --- the 1e-9 float tolerance of every comparison, at exactly its value -------------------------
+# Each rule compares with a 1e-9 tolerance on the side that keeps a reading exactly at the
+# threshold on the documented side ("> 100 ms", ">= 24 V", "< 10 uA" ...). A reading exactly
+# one tolerance away from the threshold is the last value on that side.
+
+EPS = 1e-9
+
+
+def test_persistence_accepts_a_hold_one_tolerance_short() -> None:
+    """domain.md 6, every "for > N ms" row: 50 ms counted on float sample times."""
+    hold = Persistence(0.050)
+    hold.update(True, 0.0)
+    assert hold.update(True, 0.050 - EPS)
+    hold = Persistence(0.050)
+    hold.update(True, 0.0)
+    assert not hold.update(True, 0.050 - 2 * EPS)
+
+
+@pytest.mark.requirement("SR-030")
+def test_stale_edge_at_the_tolerance() -> None:
+    """domain.md 6, "Measurement plausibility": stale > 100 ms."""
+    monitors = SafetyMonitors(SafetyConfig())
+    assert monitors.check(HOLD, reading(0.0), 1.0, 0.100 + EPS).faults == []
+    assert [f.code for f in monitors.check(HOLD, reading(0.0), 1.0, 0.100 + 2 * EPS).faults] \
+        == ["sensor_stale"]
+
+
+@pytest.mark.requirement("SR-006")
+def test_over_current_edge_at_the_tolerance() -> None:
+    """domain.md 6, "Max output current": > cap + 0.05 mA."""
+    never_trips("over_current", ctx=AT_CAP, current_ma=1.5 + 0.05 + EPS)
+    trips_exactly_at("over_current", 0.050, ctx=AT_CAP, current_ma=1.5 + 0.05 + 2 * EPS)
+
+
+@pytest.mark.requirement("SR-024")
+def test_off_state_edges_at_the_tolerance() -> None:
+    """domain.md 6, "Off-state current": |I| < 10 uA; judged 20 ms after K1 opened."""
+    trips_exactly_at("unintended_output", 0.010, ctx=OPEN, current_ma=0.010 - EPS,
+                     electrode_v=0.0)
+    never_trips("unintended_output", ctx=OPEN, current_ma=0.010 - 2 * EPS, electrode_v=0.0)
+    opened = dataclasses.replace(OPEN, relay_changed_at_s=0.0)
+    monitors = SafetyMonitors(SafetyConfig())
+    for t in (0.020 - EPS, 0.030):
+        report = monitors.check(opened, reading(t, 0.5, 0.0), 0.5, t)
+    assert [f.code for f in report.faults] == ["unintended_output"]
+    monitors = SafetyMonitors(SafetyConfig())
+    for t in (0.020 - 2 * EPS, 0.030):
+        report = monitors.check(opened, reading(t, 0.5, 0.0), 0.5, t)
+    assert report.faults == []
+
+
+@pytest.mark.requirement("SR-013")
+def test_short_current_edge_at_the_tolerance() -> None:
+    """hardware.md 6: a short needs I > 0.5 mA."""
+    at = dataclasses.replace(HOLD, setpoint_ma=0.5, dac_ma=0.5)
+    never_trips("short_circuit", ctx=at, current_ma=0.5 + EPS, electrode_v=0.06)
+    trips_exactly_at("short_circuit", 0.020, ctx=at, current_ma=0.5 + 2 * EPS, electrode_v=0.06)
+
+
+@pytest.mark.requirement("SR-014", "SR-015")
+def test_compliance_voltage_edges_at_the_tolerance() -> None:
+    """domain.md 6, "Max compliance voltage": warning >= 24 V, saturated at >= 26.6 V."""
+    assert feed(1, electrode_v=24.0 - EPS)[0].compliance_warning
+    assert not feed(1, electrode_v=24.0 - 2 * EPS)[0].compliance_warning
+    assert feed(1, electrode_v=26.6 - EPS, current_ma=0.95)[0].compliance_limited
+    assert not feed(1, electrode_v=26.6 - 2 * EPS, current_ma=0.95)[0].compliance_limited
+
+
+@pytest.mark.requirement("SR-011")
+def test_sag_setpoint_edge_at_the_tolerance() -> None:
+    """domain.md 6, "Contact loss during current": judged for I_set >= 0.05 mA."""
+    edge = dataclasses.replace(HOLD, setpoint_ma=0.05 - EPS, dac_ma=0.05)
+    trips_exactly_at("contact_lost", 0.100, ctx=edge, current_ma=0.02, electrode_v=0.5)
+    below = dataclasses.replace(HOLD, setpoint_ma=0.05 - 2 * EPS, dac_ma=0.05)
+    never_trips("contact_lost", ctx=below, current_ma=0.02, electrode_v=0.5)
+
+
+@pytest.mark.requirement("SR-023")
+def test_regulation_error_edge_at_the_tolerance() -> None:
+    """domain.md 6, "Current regulation error": > max(0.05 mA, 10 %) (here at set-point 0, so
+    the error is the reading itself and lands exactly on the tolerance)."""
+    zero = dataclasses.replace(HOLD, setpoint_ma=0.0, dac_ma=0.0)
+    never_trips("regulation", ctx=zero, current_ma=0.05 + EPS, electrode_v=1.0)
+    trips_exactly_at("regulation", 0.500, ctx=zero, current_ma=0.05 + 2 * EPS, electrode_v=1.0)
+
+
+@pytest.mark.requirement("SR-016")
+def test_boost_settle_edge_at_the_tolerance() -> None:
+    """hardware.md 8 step 2: AIN2 judged from 50 ms after BOOST_EN."""
+    starting = dataclasses.replace(HOLD, boost_on_since_s=0.0)
+    monitors = SafetyMonitors(SafetyConfig())
+    t = 0.050 - EPS
+    assert [f.code for f in monitors.check(starting, reading(t, boost_v=5.0), 1.0, t).faults] \
+        == ["boost_out_of_range"]
+    t = 0.050 - 2 * EPS
+    assert monitors.check(starting, reading(t, boost_v=5.0), 1.0, t).faults == []
+
+
+@pytest.mark.requirement("SR-031")
+def test_frozen_current_edge_at_the_tolerance() -> None:
+    """SR-031: judged from 10 uA."""
+    tiny = dataclasses.replace(HOLD, setpoint_ma=0.011, dac_ma=0.011)
+    for current, trips in ((0.010 - EPS, True), (0.010 - 2 * EPS, False)):
+        monitors = SafetyMonitors(SafetyConfig())
+        monitors.watch_frozen_readings(3)
+        reports = feed(3, tiny, monitors, current_ma=current, electrode_v=0.3)
+        assert ("sensor_stale" in codes(reports)) is trips, current
+
+
+@pytest.mark.requirement("SR-024")
+def test_off_state_confirms_after_10_ms_on_any_sample_spacing() -> None:
+    """domain.md 6, "Off-state current" (two samples in a row = 10 ms at 100 Hz): a second
+    sample 7 ms after the first is not yet confirmation; one at 10 ms is."""
+    for second_s, trips in ((0.007, False), (0.010, True)):
+        monitors = SafetyMonitors(SafetyConfig())
+        for t in (T0_S, T0_S + second_s):
+            report = monitors.check(OPEN, reading(t, 0.02, 0.0), 0.02, t)
+        assert ([f.code for f in report.faults] == ["unintended_output"]) is trips, second_s
+
+
+@pytest.mark.requirement("SR-015")
+def test_saturation_shortfall_exactly_at_its_floor_is_regulated() -> None:
+    """domain.md 6, "Max compliance voltage" ("regulation lost"): a shortfall of exactly 5 uA
+    (0.01 mA set-point, 0.005 mA measured: an exact float difference) is not yet lost."""
+    tiny = dataclasses.replace(HOLD, setpoint_ma=0.01, dac_ma=0.01)
+    assert not feed(1, tiny, current_ma=0.005, electrode_v=27.0)[0].compliance_limited
+    assert feed(1, tiny, current_ma=0.0049, electrode_v=27.0)[0].compliance_limited
+
+
+@pytest.mark.requirement("SR-029")
+def test_dac_readback_exactly_at_the_tolerance_passes() -> None:
+    """SR-029: a difference above the tolerance is a fault; exactly on it is not (command 0:
+    the readback equals the tolerance, 20 uA + 2 codes, to the bit)."""
+    edge = dac_readback_tolerance_ma(0.0, MA_PER_CODE)
+    ctx = dataclasses.replace(OPEN, relay_changed_at_s=T0_S)
+    monitors = SafetyMonitors(SafetyConfig())
+    ok = monitors.check(ctx, reading(T0_S, 0.0, 0.0, setpoint_readback_ma=edge), 0.0, T0_S)
+    assert ok.faults == []
+    t = T0_S + 0.01
+    bad = monitors.check(ctx, reading(t, 0.0, 0.0, setpoint_readback_ma=edge + 1e-9), 0.0, t)
+    assert [f.code for f in bad.faults] == ["dac_readback"]

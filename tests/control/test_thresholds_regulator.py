@@ -233,3 +233,33 @@ def test_a_0_3_to_0_6_ma_step_on_the_board_meets_the_bench_figures(
     assert true_error_ua < 1.0
     before = [m for t, m, _ in samples if 0.9 <= t < 1.2 - 1e-9]
     assert abs(statistics.fmean(before) - 0.3) * 1000 < 1.0  # the 0.3 mA plateau too
+
+
+def test_a_new_regulator_commands_nothing() -> None:
+    """Bumpless start: before its first update the regulator's output is zero."""
+    regulator = CurrentRegulator()
+    assert (regulator.output_ma, regulator.trim) == (0.0, 0.0)
+
+
+def test_a_command_exactly_at_the_ceiling_still_integrates() -> None:
+    """Anti-windup stops integrating only past the ceiling: with the ceiling set to exactly the
+    command this cycle would give (same float operations as the law), the trim still moves."""
+    error = 1.0 - 0.9
+    candidate = 0.0 + KI_PER_S * (error / 1.0) * PERIOD_S
+    command = 1.0 * (1.0 + candidate) + KP * error
+    regulator = CurrentRegulator()
+    regulator.update(1.0, 0.0, PERIOD_S, command)
+    assert regulator.update(1.0, 0.9, PERIOD_S, command) == command
+    assert regulator.trim == candidate
+
+
+def test_a_command_exactly_at_zero_still_integrates_downward() -> None:
+    """Anti-windup at the floor stops only below zero: 0.1 mA asked, 1.8 mA read (error -1.7,
+    trim at -15 %) gives 0.1 x 0.85 - 0.05 x 1.7 = 0 exactly; the trim is still taken."""
+    regulator = CurrentRegulator()
+    regulator.update(0.1, 0.0, PERIOD_S, 2.4)
+    measured = 0.1 + 3400 * 0.0005
+    error = 0.1 - measured
+    assert 0.1 * (1.0 - TRIM) + KP * error == 0.0  # the case really is on the edge
+    assert regulator.update(0.1, measured, PERIOD_S, 2.4) == 0.0
+    assert regulator.trim == -TRIM
