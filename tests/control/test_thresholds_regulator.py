@@ -36,7 +36,7 @@ def test_the_tuning_is_the_documented_one() -> None:
     assert MAX_DT_S == 0.05
 
 
-@pytest.mark.requirement("SR-023")
+@pytest.mark.requirement("SR-023", "SR-055")
 def test_the_control_law_cycle_by_cycle_on_a_plant_10_percent_low() -> None:
     """domain.md 6, "Current regulation error" (output must match indication): command =
     set-point x (1 + trim) + kp x error, trim += ki x error / reference x dt, the error taken
@@ -56,7 +56,7 @@ def test_the_control_law_cycle_by_cycle_on_a_plant_10_percent_low() -> None:
     assert regulator.trim == pytest.approx(0.07525, abs=1e-12)
 
 
-@pytest.mark.requirement("SR-023")
+@pytest.mark.requirement("SR-023", "SR-055")
 def test_the_proportional_term_acts_against_the_error_in_both_directions() -> None:
     """domain.md 6, "Current regulation error": too little current raises the command, too much
     lowers it, by kp x error on top of the trim (here with the trim frozen by dt = 0)."""
@@ -67,6 +67,7 @@ def test_the_proportional_term_acts_against_the_error_in_both_directions() -> No
         assert regulator.trim == 0.0
 
 
+@pytest.mark.requirement("SR-055")
 def test_small_setpoints_take_the_relative_error_against_0_05_ma() -> None:
     """Regulator tuning: below 0.05 mA the relative error divides by 0.05 mA, so a 2 uA error
     at 0.02 mA moves the trim by 0.5 x 0.002 / 0.05 = 0.02 (not 0.05)."""
@@ -81,6 +82,7 @@ def test_small_setpoints_take_the_relative_error_against_0_05_ma() -> None:
     assert regulator.trim == pytest.approx(0.05, abs=1e-12)  # at 0.05 mA: its own value
 
 
+@pytest.mark.requirement("SR-055")
 def test_the_trim_is_bounded_to_15_percent_both_ways() -> None:
     """Regulator tuning: the trim corrects at most 15 % of the set-point; more is a fault the
     regulation monitor must see (domain.md 6, "Current regulation error")."""
@@ -94,6 +96,7 @@ def test_the_trim_is_bounded_to_15_percent_both_ways() -> None:
     assert regulator.trim == pytest.approx(-TRIM)
 
 
+@pytest.mark.requirement("SR-055")
 def test_a_late_cycle_integrates_at_most_50_ms_and_a_negative_dt_nothing() -> None:
     """Regulator: a stall must not kick the trim. Error 0.02 at 1 mA: 50 ms gives 0.05."""
     for dt_s, trim in ((0.05, 0.05), (0.2, 0.05), (0.04, 0.04), (-0.01, 0.0)):
@@ -104,6 +107,7 @@ def test_a_late_cycle_integrates_at_most_50_ms_and_a_negative_dt_nothing() -> No
         assert command == pytest.approx(1.0 + trim + KP * 0.02, abs=1e-12), dt_s
 
 
+@pytest.mark.requirement("SR-055")
 def test_no_integration_into_the_output_ceiling() -> None:
     """Anti-windup: with the command at its ceiling and the current still short, the trim
     does not grow (it would overshoot when the load recovers)."""
@@ -115,6 +119,7 @@ def test_no_integration_into_the_output_ceiling() -> None:
     assert regulator.trim == pytest.approx(0.05)
 
 
+@pytest.mark.requirement("SR-055")
 def test_no_integration_below_zero_and_the_command_never_negative() -> None:
     """Anti-windup at the floor: a reading far above a tiny set-point cannot drive the trim
     down while the command is already clamped at zero."""
@@ -124,7 +129,7 @@ def test_no_integration_below_zero_and_the_command_never_negative() -> None:
     assert regulator.trim == 0.0
 
 
-@pytest.mark.requirement("SR-015")
+@pytest.mark.requirement("SR-015", "SR-055")
 def test_no_upward_integration_while_the_source_is_compliance_limited() -> None:
     """domain.md 6, "Max compliance voltage": at the rail the trim must not wind up; a
     downward correction is still allowed."""
@@ -137,7 +142,7 @@ def test_no_upward_integration_while_the_source_is_compliance_limited() -> None:
     assert regulator.trim == pytest.approx(-0.01)
 
 
-@pytest.mark.requirement("SR-004")
+@pytest.mark.requirement("SR-004", "SR-055")
 def test_the_ceiling_is_the_callers_limit_and_never_above_2_5_ma() -> None:
     """domain.md 6, "Max output current" (hardware clamp path 2.5 mA): the regulator never
     commands above 2.5 mA whatever limit it is given, nor above a lower given limit."""
@@ -159,7 +164,7 @@ def test_output_limit_is_cap_plus_20_percent_up_to_2_5_ma(cap_ma: float, limit_m
     assert output_limit_ma(cap_ma) == pytest.approx(limit_ma)
 
 
-@pytest.mark.requirement("SR-001")
+@pytest.mark.requirement("SR-001", "SR-055")
 def test_a_zero_or_negative_setpoint_is_exactly_zero_and_forgets_everything() -> None:
     """domain.md 6, "Off-state current": zero set-point, zero command (no trim left over)."""
     regulator = CurrentRegulator()
@@ -207,7 +212,7 @@ def board_step(seed: int = 0) -> list[tuple[float, float, float]]:
     return samples
 
 
-@pytest.mark.requirement("SR-023")
+@pytest.mark.requirement("SR-023", "SR-055")
 def test_a_0_3_to_0_6_ma_step_on_the_board_meets_the_bench_figures(
         safety_figure: FigureRecorder) -> None:
     """domain.md 6, "Current regulation error" (output must match indication): the bench's
@@ -235,12 +240,14 @@ def test_a_0_3_to_0_6_ma_step_on_the_board_meets_the_bench_figures(
     assert abs(statistics.fmean(before) - 0.3) * 1000 < 1.0  # the 0.3 mA plateau too
 
 
+@pytest.mark.requirement("SR-055")
 def test_a_new_regulator_commands_nothing() -> None:
     """Bumpless start: before its first update the regulator's output is zero."""
     regulator = CurrentRegulator()
     assert (regulator.output_ma, regulator.trim) == (0.0, 0.0)
 
 
+@pytest.mark.requirement("SR-055")
 def test_a_command_exactly_at_the_ceiling_still_integrates() -> None:
     """Anti-windup stops integrating only past the ceiling: with the ceiling set to exactly the
     command this cycle would give (same float operations as the law), the trim still moves."""
@@ -253,6 +260,7 @@ def test_a_command_exactly_at_the_ceiling_still_integrates() -> None:
     assert regulator.trim == candidate
 
 
+@pytest.mark.requirement("SR-055")
 def test_a_command_exactly_at_zero_still_integrates_downward() -> None:
     """Anti-windup at the floor stops only below zero: 0.1 mA asked, 1.8 mA read (error -1.7,
     trim at -15 %) gives 0.1 x 0.85 - 0.05 x 1.7 = 0 exactly; the trim is still taken."""
