@@ -53,11 +53,18 @@ class StartTreatment:
     ``session_id`` ties the dose and time accounting together: the same id continues the
     session's dose and current-stage time (after an acknowledged fault); a new id starts fresh.
     ``screening_cleared`` must be True (no "yes" on the screening list), else it is refused.
+
+    ``delivered_today_ma_min`` and ``delivered_today_charge_density_ma_min_per_cm2``: what this
+    client already received on this area today in earlier sessions, from the records (SR-053,
+    domain.md 6: one dose budget per client, area and day). The core subtracts them from the
+    day's dose and charge-density caps; this session may deliver only what is left.
     """
 
     program: ProgramRequest
     session_id: str
     screening_cleared: bool
+    delivered_today_ma_min: float = 0.0
+    delivered_today_charge_density_ma_min_per_cm2: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -438,7 +438,11 @@ class ControlCore:
         if blocker is not None:
             self._refuse(events, blocker)
             return
-        resolved = resolve_program(command.program, self.catalogue)
+        resolved = resolve_program(
+            command.program, self.catalogue,
+            delivered_today_ma_min=command.delivered_today_ma_min,
+            delivered_today_charge_density_ma_min_per_cm2=(
+                command.delivered_today_charge_density_ma_min_per_cm2))
         if isinstance(resolved, Reason):
             self._refuse(events, resolved)
             return
@@ -469,11 +473,16 @@ class ControlCore:
 
     def _exhausted(self, session: Session, program: ResolvedProgram) -> Reason | None:
         """Refuse a start or resume with too little dose or time left for even one ramp up
-        and down at the smallest current (the stage time counts across the session)."""
-        dose = session.area_dose_ma_min.get(program.area, 0.0)
+        and down at the smallest current (the stage time counts across the session; the dose
+        across the client's day on this area, SR-053: ``program.dose_cap_ma_min`` is what the
+        earlier programs of the day left)."""
         if self._remaining_dose(session, program) < MIN_REMAINING_DOSE_MA_MIN:
-            return make(Code.DOSE_CAP_ALREADY_REACHED, dose_ma_min=dose,
-                        cap_ma_min=program.dose_cap_ma_min)
+            dose = program.delivered_today_ma_min + session.area_dose_ma_min.get(program.area,
+                                                                                 0.0)
+            return make(Code.DOSE_CAP_ALREADY_REACHED, dose_ma_min=round(dose, 6),
+                        cap_ma_min=program.day_dose_cap_ma_min, budget="day",
+                        delivered_today_ma_min=program.delivered_today_ma_min,
+                        left_ma_min=round(max(0.0, self._remaining_dose(session, program)), 6))
         elapsed = session.elapsed_s.get(program.program_id, 0.0)
         if program.stage_time_s - elapsed < lim.MIN_STAGE_TIME_S:
             return make(Code.STAGE_TIME_USED_UP, program_id=program.program_id)

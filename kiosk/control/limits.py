@@ -87,11 +87,14 @@ class ResolvedProgram:
     cap_terms: tuple[CapTerm, ...]
     stage_time_s: float
     stage_time_cap_s: float
-    dose_cap_ma_min: float
+    dose_cap_ma_min: float  # what THIS program may still deliver: the day's budget left (SR-053)
     dose_limit: str
     reduced_caps: bool
     default_lowered_from_ma: float | None = None  # the catalogue default was above the cap
     decisions: tuple[Reason, ...] = field(default=())
+    day_dose_cap_ma_min: float = 0.0  # the whole day's budget for this client, area, electrode
+    delivered_today_ma_min: float = 0.0  # by earlier programs today (the records' figure)
+    delivered_today_charge_density_ma_min_per_cm2: float = 0.0
 
     @property
     def over_current_limit_ma(self) -> float:
@@ -135,6 +138,7 @@ def _lowest(terms: tuple[CapTerm, ...]) -> CapTerm:
 
 def dose_cap_terms(area_dose_cap_ma_min: float, area_id: str, electrode: Electrode,
                    reduced_caps: bool) -> tuple[CapTerm, ...]:
+    """The day's dose caps for one client, area and electrode (nothing delivered yet)."""
     terms = [
         CapTerm("area", min(area_dose_cap_ma_min, lim.AREA_DOSE_CAP_MA_MIN[area_id])),
         CapTerm("charge_density",
@@ -147,8 +151,43 @@ def dose_cap_terms(area_dose_cap_ma_min: float, area_id: str, electrode: Electro
     return tuple(terms)
 
 
-def resolve_program(request: ProgramRequest, catalogue: Catalogue) -> ResolvedProgram | Reason:
-    """The caps and targets for ``request``, or the refusal naming what stands in the way."""
+def dose_left_terms(day_terms: tuple[CapTerm, ...], electrode: Electrode,
+                    delivered_ma_min: float,
+                    delivered_charge_density_ma_min_per_cm2: float) -> tuple[CapTerm, ...]:
+    """SR-053: what is left of each day cap after what this client already had on this area
+    today (domain.md 6: one budget per client, area and day, whatever the programs).
+
+    Every dose term loses the delivered dose; the charge-density term loses the delivered
+    charge density (mA·min/cm², summed over the earlier programs' own electrodes) times THIS
+    electrode's area: the skin under this electrode had the earlier programs' density too, so
+    it counts in full against the same 3 mA·min/cm² (conservatively, whatever the electrode).
+    A caution term (50 %) is a day cap like the others. Never below 0.
+    """
+    left: list[CapTerm] = []
+    for term in day_terms:
+        if term.limit == "charge_density":
+            value = (lim.CHARGE_DENSITY_CAP_MA_MIN_PER_CM2
+                     - delivered_charge_density_ma_min_per_cm2) * electrode.contact_area_cm2
+        else:
+            value = term.value - delivered_ma_min
+        left.append(CapTerm(term.limit, max(0.0, _round(value))))
+    return tuple(left)
+
+
+def resolve_program(request: ProgramRequest, catalogue: Catalogue, *,
+                    delivered_today_ma_min: float = 0.0,
+                    delivered_today_charge_density_ma_min_per_cm2: float = 0.0,
+                    ) -> ResolvedProgram | Reason:
+    """The caps and targets for ``request``, or the refusal naming what stands in the way.
+
+    ``delivered_today_*``: what this client already had on this area today (SR-053); the dose
+    cap of the result is what is left of the day's budget (maybe 0: the core refuses the start).
+    """
+    for name, value in (("delivered_today_ma_min", delivered_today_ma_min),
+                        ("delivered_today_charge_density_ma_min_per_cm2",
+                         delivered_today_charge_density_ma_min_per_cm2)):
+        if not _finite(value) or value < 0.0:
+            return make(Code.INVALID_VALUE, field=name, value=str(value))
     try:
         area = catalogue.area(request.area)
     except KeyError:
@@ -217,8 +256,9 @@ def resolve_program(request: ProgramRequest, catalogue: Catalogue) -> ResolvedPr
                         minimum_min=lim.MIN_STAGE_TIME_S / 60.0)
         stage_s = float(request.current_stage_s)
 
-    dose_terms = dose_cap_terms(area.dose_cap_ma_min, area.id, electrode, request.reduced_caps)
-    dose_lowest = _lowest(dose_terms)
+    day_terms = dose_cap_terms(area.dose_cap_ma_min, area.id, electrode, request.reduced_caps)
+    dose_lowest = _lowest(dose_left_terms(day_terms, electrode, float(delivered_today_ma_min),
+                                          float(delivered_today_charge_density_ma_min_per_cm2)))
     return ResolvedProgram(
         program_id=phase.id,
         area=area.id,
@@ -238,6 +278,10 @@ def resolve_program(request: ProgramRequest, catalogue: Catalogue) -> ResolvedPr
         reduced_caps=request.reduced_caps,
         default_lowered_from_ma=lowered_from,
         decisions=tuple(decisions),
+        day_dose_cap_ma_min=_lowest(day_terms).value,
+        delivered_today_ma_min=float(delivered_today_ma_min),
+        delivered_today_charge_density_ma_min_per_cm2=float(
+            delivered_today_charge_density_ma_min_per_cm2),
     )
 
 

@@ -206,8 +206,8 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _r(Code.TIME_TOO_SHORT, "{requested_min:.2f} min is shorter than the shortest current stage "
        "of {minimum_min:.1f} min."),
     _r(Code.CAUTION_NOT_ACKNOWLEDGED, "A caution item applies: acknowledge the warning first."),
-    _r(Code.DOSE_CAP_ALREADY_REACHED, "The dose cap for this area is reached in this session "
-       "({dose_ma_min:.2f} of {cap_ma_min:.2f} mA·min)."),
+    _r(Code.DOSE_CAP_ALREADY_REACHED, "The day's dose cap for this client and area is reached "
+       "({dose_ma_min:.2f} of {cap_ma_min:.2f} mA·min, earlier programs today included)."),
     _r(Code.STAGE_TIME_USED_UP, "The current-stage time of {program_id} is used up in this "
        "session."),
     _r(Code.ESTOP_PRESSED, "The emergency stop is pressed: release it first."),

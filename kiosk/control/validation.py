@@ -42,6 +42,11 @@ MAX_ADJUST_MA = lim.FIRMWARE_MAX_CURRENT_MA
 MAX_STAGE_S = 24 * 3600.0
 """Far above any time cap; the limits refuse anything above the program's cap with its code."""
 
+MAX_DELIVERED_TODAY_MA_MIN = lim.DEVICE_DOSE_CAP_MA_MIN * 10
+"""A day's delivered dose above ten times the device's absolute cap is junk, not a figure."""
+MAX_DELIVERED_TODAY_MA_MIN_PER_CM2 = lim.CHARGE_DENSITY_CAP_MA_MIN_PER_CM2 * 10
+"""The same for the delivered charge density."""
+
 _MISSING = object()
 
 
@@ -92,7 +97,8 @@ def _flag(obj: object, name: str) -> None:
         raise _Invalid(name, "must be true or false")
 
 
-def _number(obj: object, name: str, *, bound: float, optional: bool = False) -> None:
+def _number(obj: object, name: str, *, bound: float, optional: bool = False,
+            non_negative: bool = False) -> None:
     value = _field(obj, name)
     if value is None and optional:
         return
@@ -104,6 +110,8 @@ def _number(obj: object, name: str, *, bound: float, optional: bool = False) -> 
         raise _Invalid(name, "must be a finite number") from None
     if not math.isfinite(number):
         raise _Invalid(name, "must be a finite number")
+    if non_negative and number < 0.0:
+        raise _Invalid(name, "must not be negative")
     if abs(number) > bound:
         raise _Invalid(name, f"must be within ±{bound:g}")
 
@@ -117,6 +125,11 @@ def _check(obj: object) -> None:
         _check_program(program)
         _text(obj, "session_id")
         _flag(obj, "screening_cleared")
+        # SR-053: what the records say this client already had on this area today
+        _number(obj, "delivered_today_ma_min", bound=MAX_DELIVERED_TODAY_MA_MIN,
+                non_negative=True)
+        _number(obj, "delivered_today_charge_density_ma_min_per_cm2",
+                bound=MAX_DELIVERED_TODAY_MA_MIN_PER_CM2, non_negative=True)
     elif isinstance(obj, Resume | EndSession):
         _text(obj, "session_id")
     elif isinstance(obj, Stop):

@@ -40,6 +40,7 @@ from kiosk.records.export import (
     verify_export,
 )
 from kiosk.records.sessions import (
+    DeliveredToday,
     ProgramChoice,
     ScreeningResult,
     Sensation,
@@ -56,6 +57,7 @@ __all__ = [
     "ChainReport",
     "ClientRecord",
     "ClientRegistry",
+    "DeliveredToday",
     "ErasureReport",
     "EventRow",
     "ExportError",

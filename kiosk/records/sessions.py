@@ -14,6 +14,7 @@ interval is missing); the record says when that dose was recorded (H-16, SR-059)
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import sqlite3
@@ -287,6 +288,53 @@ class SessionBook:
         names = [column[0] for column in cursor.description]
         return [_session(conn, dict(zip(names, values, strict=True))) for values in cursor]
 
+    def delivered_today(self, client_id: str, area: str, day: datetime.date, *,
+                        electrode_area_cm2: Mapping[str, float],
+                        exclude_session_id: str | None = None) -> DeliveredToday:
+        """SR-053: the dose and charge density this client already had on ``area`` on ``day``
+        (a local calendar day, by the session's start), summed over every session of it:
+        closed, interrupted and still open ones, except ``exclude_session_id`` (the caller's
+        own session: the control core counts that one itself).
+
+        Each session counts with the larger of its recorded dose and its last durable
+        ``dose_progress`` figure (an interrupted session has only the latter; a summary that
+        lost something is not believed over the control core's own log). A session with
+        neither never ran current. Charge density is each session's dose over its electrode's
+        contact area; an electrode missing from ``electrode_area_cm2`` counts with the smallest
+        area given (the highest density it could have had).
+        """
+        if area not in AREAS:
+            raise ValueError(f"unknown area {area!r}")
+        areas = {str(k): float(v) for k, v in electrode_area_cm2.items()
+                 if math.isfinite(float(v)) and float(v) > 0.0}
+        if not areas:
+            raise ValueError("electrode_area_cm2 must name at least one positive area")
+        smallest_cm2 = min(areas.values())
+        start = datetime.datetime.combine(day, datetime.time.min).astimezone()
+        end = datetime.datetime.combine(day + datetime.timedelta(days=1),
+                                        datetime.time.min).astimezone()
+        conn = self._store.connection
+        rows = conn.execute(
+            "SELECT session_id, coalesce(control_session_id, session_id), electrode_id,"
+            " dose_ma_min FROM sessions WHERE client_id = ? AND area = ?"
+            " AND started_wall_us >= ? AND started_wall_us < ? ORDER BY started_wall_us",
+            (normalise_pseudonymous_id(client_id), area, _us(start.timestamp()),
+             _us(end.timestamp()))).fetchall()
+        dose_total = density_total = 0.0
+        counted = 0
+        for session_id, control_id, electrode_id, recorded in rows:
+            if session_id == exclude_session_id:
+                continue
+            progress = last_progress(conn, control_id)
+            dose = max(_figure(recorded, MAX_PROGRESS_DOSE_MA_MIN) or 0.0,
+                       0.0 if progress is None else progress.dose_ma_min)
+            if recorded is not None and _figure(recorded, MAX_PROGRESS_DOSE_MA_MIN) is None:
+                dose = max(dose, MAX_PROGRESS_DOSE_MA_MIN)  # a junk figure blocks, never frees
+            dose_total += dose
+            density_total += dose / areas.get(str(electrode_id), smallest_cm2)
+            counted += 1
+        return DeliveredToday(round(dose_total, 6), round(density_total, 6), counted)
+
     def _open_session(self, conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
         row = _fetch_row(conn, "SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         if row is None:
@@ -294,6 +342,15 @@ class SessionBook:
         if row["status"] != SessionStatus.OPEN:
             raise SessionStateError(f"session {session_id} is {row['status']}, not open")
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredToday:
+    """What one client had on one area on one day (SR-053), for ``StartTreatment``."""
+
+    dose_ma_min: float
+    charge_density_ma_min_per_cm2: float
+    sessions: int  # how many sessions were summed
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,8 @@ class ProgramInfo:
     current_cap_ma: float
     stage_s: float
     stage_cap_s: float
-    dose_cap_ma_min: float
+    dose_cap_ma_min: float  # what is left of the day's budget (SR-053)
+    day_dose_cap_ma_min: float  # the whole day's budget of this client and area
     reduced: bool
 
 
@@ -74,12 +75,15 @@ def program_info(catalogue: Catalogue, flow: Any) -> ProgramInfo:
     program's default.
     """
     request = flow.program_request()
+    today = {"delivered_today_ma_min": flow.delivered_today_ma_min,  # SR-053
+             "delivered_today_charge_density_ma_min_per_cm2":
+             flow.delivered_today_charge_density_ma_min_per_cm2}
     resolved = resolve_program(replace(request, caution_acknowledged=request.reduced_caps),
-                               catalogue)
+                               catalogue, **today)
     if isinstance(resolved, Reason):
         resolved = resolve_program(replace(request, current_ma=None, current_stage_s=None,
                                            caution_acknowledged=request.reduced_caps),
-                                   catalogue)
+                                   catalogue, **today)
     if isinstance(resolved, Reason):
         raise ValueError(f"the chosen program cannot run: {resolved}")
     program = catalogue.program(flow.area, flow.indication)
@@ -91,4 +95,6 @@ def program_info(catalogue: Catalogue, flow: Any) -> ProgramInfo:
                        electrode_name=tr(electrode.name), target_ma=resolved.target_ma,
                        current_cap_ma=resolved.current_cap_ma, stage_s=resolved.stage_time_s,
                        stage_cap_s=resolved.stage_time_cap_s,
-                       dose_cap_ma_min=resolved.dose_cap_ma_min, reduced=resolved.reduced_caps)
+                       dose_cap_ma_min=resolved.dose_cap_ma_min,
+                       day_dose_cap_ma_min=resolved.day_dose_cap_ma_min,
+                       reduced=resolved.reduced_caps)

@@ -14,7 +14,7 @@ from typing import Any
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
-from kiosk.control.commands import AdjustCurrent, Pause, Resume, StartTreatment, Stop, StopReason
+from kiosk.control.commands import AdjustCurrent, Pause, Resume, Stop, StopReason
 from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.i18n import _
 from kiosk.screens import catalogue_view as cv
@@ -152,8 +152,7 @@ class CurrentScreen(KioskScreen):
     def start_current(self) -> None:
         """Contact check, then a fresh ramp from zero (also the way on after a fault)."""
         flow = self.app.flow
-        self.app.submit(StartTreatment(flow.program_request(), flow.session_id,
-                                       flow.screening_cleared))
+        self.app.submit(flow.start_command())  # with the day's dose so far (SR-053)
         flow.note_event(self.app.now_s(), "start_requested" if not flow.current_started
                         else "restart_requested")
         flow.current_started = True

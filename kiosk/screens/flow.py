@@ -12,8 +12,14 @@ import uuid
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from kiosk.control.commands import Polarity, ProgramRequest
-from kiosk.control.domain_limits import ADJUST_STEP_MA, MIN_STAGE_TIME_S, MIN_TARGET_MA
+from kiosk.control.commands import Polarity, ProgramRequest, StartTreatment
+from kiosk.control.domain_limits import (
+    ADJUST_STEP_MA,
+    CHARGE_DENSITY_CAP_MA_MIN_PER_CM2,
+    DEVICE_DOSE_CAP_MA_MIN,
+    MIN_STAGE_TIME_S,
+    MIN_TARGET_MA,
+)
 from kiosk.control.snapshot import Snapshot, TreatmentState
 
 CURRENT_STEP_MA = ADJUST_STEP_MA  # the control layer's AdjustCurrent step
@@ -118,6 +124,10 @@ class TreatmentFlow:
     polarity: Polarity | None = None  # None: the program's default
     current_ma: float | None = None  # None: the program's default
     current_stage_s: float | None = None
+    # SR-053: what this client already had on this area today (the records' figure, refreshed
+    # by the program summary; the start carries it to the control core)
+    delivered_today_ma_min: float = 0.0
+    delivered_today_charge_density_ma_min_per_cm2: float = 0.0
     peel: StageTimer | None = None
     tonic: StageTimer | None = None
     active_confirmed: bool = False
@@ -182,6 +192,22 @@ class TreatmentFlow:
             current_ma=self.current_ma, current_stage_s=self.current_stage_s,
             caution_acknowledged=self.caution_applies and self.caution_acknowledged,
             reduced_caps=self.caution_applies, polarity=self.polarity)
+
+    def set_delivered_today(self, figures: tuple[float, float] | None) -> None:
+        """The records' (dose, charge density) of today on this area; None (the records cannot
+        say) counts the day as used up: no current rather than a second budget (SR-053)."""
+        dose, density = figures if figures is not None else (
+            DEVICE_DOSE_CAP_MA_MIN, CHARGE_DENSITY_CAP_MA_MIN_PER_CM2)
+        self.delivered_today_ma_min = dose
+        self.delivered_today_charge_density_ma_min_per_cm2 = density
+
+    def start_command(self) -> StartTreatment:
+        """The control command that starts (or restarts) this flow's current stage."""
+        return StartTreatment(
+            self.program_request(), self.session_id, self.screening_cleared,
+            delivered_today_ma_min=self.delivered_today_ma_min,
+            delivered_today_charge_density_ma_min_per_cm2=(
+                self.delivered_today_charge_density_ma_min_per_cm2))
 
     def note_event(self, time_s: float, code: str, detail: str = "") -> None:
         self.events.append(SessionEvent(time_s, code, detail))

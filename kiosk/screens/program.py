@@ -45,6 +45,8 @@ class ProgramScreen(KioskScreen):
 
     def build_content(self) -> None:
         flow = self.app.flow
+        # SR-053: one dose budget per client, area and day: what earlier programs left
+        flow.set_delivered_today(self.app.records_view.delivered_today(flow, self.app.catalogue))
         info = cv.program_info(self.app.catalogue, flow)
         self.info = info
         body = BoxLayout(orientation="horizontal", padding=(12, 8), spacing=14)
@@ -82,9 +84,9 @@ class ProgramScreen(KioskScreen):
             _("cap {value}").format(value=format_minutes(info.stage_cap_s)), "time",
             minus_ok=info.stage_s - TIME_STEP_S >= MIN_STAGE_S - 1e-9,
             plus_ok=info.stage_s + TIME_STEP_S <= info.stage_cap_s + 1e-9))
-        right.add_widget(FitLabel(text=_("Dose cap {value}").format(
-            value=format_dose(info.dose_cap_ma_min)), ref="dose_cap", size_hint_y=None,
-            height=36))
+        right.add_widget(FitLabel(text=_("Left today: {left} of {cap}").format(
+            left=f"{info.dose_cap_ma_min:.1f}", cap=format_dose(info.day_dose_cap_ma_min)),
+            ref="dose_cap", size_hint_y=None, height=36))
         if info.reduced:
             right.add_widget(FitLabel(text=_("Caps halved: a caution item applies."),
                                       ref="reduced_caps", color=theme.ALARM_MEDIUM,

@@ -13,6 +13,7 @@ one-connection-per-thread rule); each call is one short transaction.
 from __future__ import annotations
 
 import contextlib
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,24 @@ class RecordsView:
         if flow.record_session is not None:
             self._guard(self.sessions.add_operator_change, str(flow.record_session), what,
                         old, new)
+
+    def delivered_today(self, flow: TreatmentFlow, catalogue: Any,
+                        day: datetime.date | None = None) -> tuple[float, float] | None:
+        """SR-053: (dose mA·min, charge density mA·min/cm²) this flow's client already had on
+        its area today, the flow's own session left out; None when the records cannot say."""
+        if flow.client_id is None or flow.area is None:
+            return None
+        areas = {electrode.id: electrode.contact_area_cm2 for electrode in catalogue.electrodes}
+        own = None if flow.record_session is None else str(flow.record_session)
+        try:
+            found = self._guard(self.sessions.delivered_today, flow.client_id, flow.area,
+                                day or datetime.date.today(), electrode_area_cm2=areas,
+                                exclude_session_id=own)
+        except (RecordNotFoundError, ValueError):
+            return None
+        if found is None:
+            return None
+        return found.dose_ma_min, found.charge_density_ma_min_per_cm2
 
     def close_blocked(self, flow: TreatmentFlow) -> None:
         """A screening "yes": the session ends without a current stage."""

@@ -111,8 +111,9 @@ REASON_TEXTS: dict[str, str] = {
     "current_above_cap": N_("{requested_ma:.2f} mA is above the cap of {cap_ma:.2f} mA: choose "
                             "{cap_ma:.2f} mA or less."),
     "caution_not_acknowledged": N_("A caution item applies: acknowledge the warning first."),
-    "dose_cap_already_reached": N_("The dose cap for this area is reached in this session "
-                                   "({dose_ma_min:.2f} of {cap_ma_min:.2f} mA·min)."),
+    "dose_cap_already_reached": N_("Today's dose cap for this client and area is reached "
+                                   "({dose_ma_min:.2f} of {cap_ma_min:.2f} mA·min, earlier "
+                                   "programs today included)."),
     "stage_time_used_up": N_("The current-stage time is used up in this session."),
     "estop_pressed": N_("The emergency stop is pressed: release it first."),
     "current_at_cap": N_("The current is already at its cap of {cap_ma:.2f} mA."),
