@@ -9,19 +9,15 @@ passed, ``WATCHDOG=1`` from healthy cycles, SIGTERM -> a normal stop and the saf
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kiosk.control.catalogue import Catalogue, load_catalogue
+from kiosk.control.codes import Reason
 from kiosk.control.commands import Command
 from kiosk.control.core import ControlCore, SelfTestResult
 from kiosk.control.limits import SafetyConfig
@@ -31,10 +27,10 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.board import Board
 from kiosk.hal.clock import Clock, RealClock
 from kiosk.hal.config import load_board_config
-from kiosk.hal.factory import build_board
+from kiosk.hal.factory import build_board, sim_fault_names
 
 if TYPE_CHECKING:
-    from kiosk.hal.sim.skin import SkinParams
+    from kiosk.hal.factory import SimLoad
     from kiosk.records.writer import RecordWriter
 
 _log = logging.getLogger(__name__)
@@ -107,14 +103,17 @@ class Controller:
     def stats(self) -> LoopStats:
         return self.loop.stats
 
+    def trip(self, reason: Reason, source: str) -> None:
+        """Cut the current now, from any thread (the one shutdown path: relay open by GPIO,
+        DAC zero, boost off); the core latches ``reason`` on the loop's next cycle."""
+        self.loop.shutdown.trip(reason, source)
+
     # --- simulated board only -----------------------------------------------------------------
     @property
     def fault_names(self) -> tuple[str, ...]:
         if self.board.sim is None:
             return ()
-        from kiosk.hal.sim.faults import FAULT_NAMES
-
-        return FAULT_NAMES
+        return sim_fault_names()
 
     def inject(self, name: str, **params: Any) -> None:
         """A fault of the simulated board (developer menu, scenarios); refused on the device."""
@@ -130,7 +129,7 @@ class Controller:
 
 def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
-                     load: SkinParams | None = None,
+                     load: SimLoad | None = None,
                      safety_config: SafetyConfig | None = None,
                      notifier: SystemdWatchdog | None = None) -> Controller:
     """Board (real or simulated) + core + control loop (+ records when ``state_dir`` is given).
@@ -170,24 +169,6 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
 # ---------------------------------------------------------------------------- headless
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="kiosk --headless",
-        description="The control service without a screen: self-test, READY, watchdog pings, "
-                    "safe state on SIGTERM.")
-    parser.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--sim", action="store_true", help="run on the simulated board")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated board")
-    parser.add_argument("--config", type=Path, default=None, help="board configuration (TOML)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="records folder (default: no records)")
-    parser.add_argument("--inject", action="append", default=[], metavar="NAME@SECONDS",
-                        help="simulated board only: inject fault NAME (params as "
-                             "NAME:key=value,key=value) that many seconds after start; "
-                             "repeatable (service tests: a stalled loop must stop the pings)")
-    return parser.parse_args(list(argv) if argv is not None else None)
-
-
 def _parse_injection(text: str) -> tuple[str, dict[str, Any], float]:
     try:
         spec, at_text = text.rsplit("@", 1)
@@ -206,53 +187,13 @@ def _parse_injection(text: str) -> tuple[str, dict[str, Any], float]:
 
 
 def run_headless(argv: Sequence[str] | None = None) -> int:
-    """The control service without a screen. Exit 0 after SIGTERM/SIGINT (board left safe),
-    1 when the self-test fails (no READY: systemd fails the start), 2 for bad arguments."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    injections = [_parse_injection(text) for text in args.inject]
-    if injections and not args.sim:
-        print("--inject needs --sim", file=sys.stderr)
-        return 2
-    notifier = SystemdWatchdog()
-    controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
-                                  state_dir=args.state_dir, notifier=notifier)
-    stop = threading.Event()
+    """The control service without a screen and without the socket (``kiosk --headless``): the
+    daemon of :mod:`kiosk.control.daemon` with ``serve=False``. Exit 0 after SIGTERM/SIGINT
+    (board left safe), 1 when the self-test fails (no READY: systemd fails the start), 2 for bad
+    arguments."""
+    from kiosk.control.daemon import run_daemon
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    timers: list[threading.Timer] = []
-    try:
-        controller.start()
-        for name, params, at_s in injections:
-            timer = threading.Timer(at_s, controller.inject, args=(name,), kwargs=params)
-            timer.daemon = True
-            timer.start()
-            timers.append(timer)
-        waited_s = 0.0
-        while controller.selftest is None and waited_s < SELFTEST_WAIT_S and not stop.is_set():
-            stop.wait(0.05)
-            waited_s += 0.05
-        result = controller.selftest
-        if result is None or not result.passed:
-            why = "no result" if result is None else ", ".join(result.failed_checks)
-            print(f"self-test failed: {why}", file=sys.stderr)
-            notifier.status(f"self-test failed: {why}; output held safe")
-            return 1
-        print("self-test passed; control loop running", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
-        notifier.stopping("stopping: output to zero, relay open")
-        return 0
-    finally:
-        for timer in timers:
-            timer.cancel()
-        controller.close()
-        for sig, handler in previous.items():
-            with contextlib.suppress(Exception):
-                signal.signal(sig, handler)
+    return run_daemon(argv, serve=False)
 
 
 def main() -> None:
