@@ -93,8 +93,11 @@ def lock_memory() -> str:
 
 def freeze_heap() -> str:
     """After start-up: everything alive now is moved out of the collector's sight, so a full
-    collection later only looks at what the daemon allocates while running (little)."""
-    gc.collect()
+    collection later only looks at what the daemon allocates while running (little).
+
+    No ``gc.collect()`` first: a full collection over the start-up heap holds the GIL for tens
+    of milliseconds, longer than the supervisor's 50 ms stall limit on a busy machine (seen: a
+    ``loop_stall`` at idle). ``gc.freeze()`` only moves the generation lists (constant time)."""
     gc.freeze()
     return f"{gc.get_freeze_count()} objects frozen"
 
