@@ -41,6 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"{SIM_STATE_DIR} under --sim)")
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES),
                         default=i18n.DEFAULT_LANGUAGE)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the control loop inside this process (development; the "
+                             "default is a client of the kiosk-control daemon)")
+    parser.add_argument("--socket", default=None,
+                        help="the control daemon's socket (default $KIOSK_CONTROL_SOCKET or "
+                             "/run/kiosk/control.sock)")
     parser.add_argument("--headless", action="store_true",
                         help="the control service without a screen (with --sim, --seed, "
                              "--config, --state-dir; see 'kiosk --headless --help')")
@@ -107,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_headless(arguments)
     args = parse_args(arguments)
     configure_kivy(fullscreen=args.fullscreen)
+    if not args.in_process:
+        from kiosk.ui_remote import run_remote_ui
+
+        return run_remote_ui(args)
     share_the_gil_with_the_control_thread()
     from kiosk.app import KioskApp
     from kiosk.control.catalogue import load_catalogue

@@ -2,8 +2,9 @@
 supervisor, the shutdown path and the safety-event writer; serves the UI and ``kiosk-ctl`` on the
 control socket (``docs/control-socket.md``).
 
-Process set-up, in order: the CPU core (``--cpu``, else whatever ``CPUAffinity=`` gave us), memory
-locked (``mlockall``), the socket, the controller (the loop thread asks for ``SCHED_FIFO`` itself),
+Process set-up, in order: every thread SCHED_FIFO at a low priority (see DAEMON_FIFO_PRIORITY),
+the CPU core (``--cpu``, else whatever ``CPUAffinity=`` gave us), memory locked (``mlockall``),
+the socket, the controller (the loop thread raises itself to ``SCHED_FIFO`` 50),
 the self-test on the first cycle, then the start-up heap frozen out of the garbage collector. Each
 of the privileged steps that the OS refuses (a laptop, a container, a unit without the limits) is
 logged once and the daemon runs anyway.
@@ -42,6 +43,7 @@ from kiosk.control.service import (
     build_controller,
 )
 from kiosk.control.snapshot import Snapshot
+from kiosk.control.supervisor import raise_thread_priority
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.ipc import protocol
 from kiosk.ipc.server import ControlServer, allowed_uids
@@ -52,6 +54,18 @@ SOCKET_GROUP_ENV = "KIOSK_SOCKET_GROUP"
 UI_USER_ENV = "KIOSK_UI_USER"
 DEFAULT_UI_USER = "kiosk-ui"
 RECENT_EVENTS = 50
+DAEMON_FIFO_PRIORITY = 10
+"""Every thread of the daemon runs SCHED_FIFO, at this priority unless it raises its own (loop 50,
+supervisor above it, socket 40): threads inherit it from the main thread, which takes it before
+any is started. Why: the threads share one GIL. A thread at normal priority that holds the GIL
+when the OS preempts it for another process keeps the real-time loop waiting for the GIL: seen
+here (load 13 on two cores) as a 58 ms gap and ``loop_stall`` at idle while the records writer
+and the socket thread ran at normal priority. On the device the daemon has its core to itself."""
+SOCKET_FIFO_PRIORITY = 40
+"""The socket thread runs real-time too, below the loop (50) and the supervisor. Why: it takes
+the GIL every 10 ms; at normal priority on a busy machine the OS can preempt it while it holds
+the GIL, and the loop then waits for the GIL (a priority inversion through the GIL: seen as
+loop_stall / loop_overrun with the daemon under nice and load 17 here)."""
 MCL_CURRENT = 1
 MCL_FUTURE = 2
 
@@ -72,6 +86,18 @@ def pin_to_cpu(cpu: int | None) -> str:
         _log.warning("CPU affinity to core %d refused (%s); running on any core", cpu, error)
         return f"refused: {error}"
     return f"cpu {cpu}"
+
+
+def make_process_realtime(priority: int) -> str | None:
+    """SCHED_FIFO for the calling (main) thread, inherited by every thread it starts; None and
+    one log line when the OS refuses (no CAP_SYS_NICE / LimitRTPRIO, RestrictRealtime=)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError) as error:
+        _log.warning("real-time scheduling refused (%s); the control loop runs at normal "
+                     "priority, anyway", error)
+        return None
+    return f"SCHED_FIFO {priority}"
 
 
 def lock_memory() -> str:
@@ -239,7 +265,9 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
         print("--inject needs --sim", file=sys.stderr)
         return 2
     serve = serve and not args.no_socket
-    process = {"affinity": pin_to_cpu(args.cpu), "memory": lock_memory()}
+    realtime = make_process_realtime(DAEMON_FIFO_PRIORITY)
+    process = {"affinity": pin_to_cpu(args.cpu), "memory": lock_memory(),
+               "threads": realtime or "normal priority (real time refused)"}
     notifier = SystemdWatchdog()
     controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
                                   state_dir=args.state_dir, notifier=notifier)
@@ -256,7 +284,9 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
         if serve:
             server = ControlServer(port, protocol.socket_path(args.socket),
                                    uids=allowed_uids(args.ui_user), group=args.socket_group,
-                                   mode=args.socket_mode)
+                                   mode=args.socket_mode,
+                                   on_thread_start=lambda: raise_thread_priority(
+                                       SOCKET_FIFO_PRIORITY))
             server.start()
         controller.start()
         for name, params, at_s in injections:
@@ -276,7 +306,7 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
             return 1
         priority = controller.loop.priority_raised
         process["loop_priority"] = str(priority)
-        if priority is None or not priority.startswith("SCHED_FIFO"):
+        if realtime is not None and (priority is None or not priority.startswith("SCHED_FIFO")):
             _log.warning("real-time scheduling refused for the control loop (%s); running "
                          "anyway at normal priority", priority or "no raise permitted")
         process["heap"] = freeze_heap()

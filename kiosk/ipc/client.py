@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.control.commands import Command
+from kiosk.control.commands import Command, Heartbeat
 from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.ipc import protocol as p
 
@@ -29,6 +29,7 @@ STALE_AFTER_S = 0.5
 """A snapshot older than this (ten pushes at 20 Hz) is not live: the screen says the control unit
 is not answering and shows no figure as current."""
 RECONNECT_PERIOD_S = 0.25
+STOP_GRACE_S = 3.0  # Stop(SHUTDOWN) brings the current to zero within 2 s (domain.md 6)
 
 
 class ConnectionClosed(ConnectionError):
@@ -279,7 +280,16 @@ class RemoteController:
             self._client.close()
             self._client = None
 
-    close = stop
+    def close(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Leave without cutting: while current may still flow (the app sent Stop(SHUTDOWN) as
+        it closed), keep the heartbeat going until the current is down (at most ``grace_s``),
+        then disconnect. A UI that dies instead is a lost UI for the daemon."""
+        deadline_s = time.monotonic() + grace_s
+        while (self.connected and p.current_may_flow(self._snapshot)
+               and time.monotonic() < deadline_s):
+            self.submit(Heartbeat())
+            time.sleep(1 / 15)
+        self.stop()
 
     def _run(self) -> None:
         while not self._stop.is_set():

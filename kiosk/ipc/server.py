@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import msgspec
 
 from kiosk.control.commands import Command
-from kiosk.control.snapshot import Snapshot, TreatmentState
+from kiosk.control.snapshot import Snapshot
 from kiosk.ipc import protocol as p
 
 _log = logging.getLogger(__name__)
@@ -40,15 +40,7 @@ MAX_CONNECTIONS = 16
 MAX_QUEUED_PER_CLIENT = 64
 SLOW_READER_S = 2.0
 READS_PER_WAKEUP = 32
-WATCH_PERIOD_S = 0.005  # how often the snapshot is looked at for a change of state
-CURRENT_STATES = frozenset({TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP,
-                            TreatmentState.HOLD, TreatmentState.RAMP_DOWN})
-
-
-def current_may_flow(snapshot: Snapshot) -> bool:
-    return snapshot.output_enabled or snapshot.state in CURRENT_STATES
-
-
+WATCH_PERIOD_S = 0.010  # how often the snapshot is looked at for a change of state
 def change_key(snapshot: Snapshot) -> tuple[object, ...]:
     """What makes a snapshot worth pushing at once (not waiting for the 20 Hz tick)."""
     return (snapshot.state, snapshot.step, snapshot.fault, snapshot.last_refusal,
@@ -124,8 +116,10 @@ class ControlServer:
 
     def __init__(self, port: ControlPort, path: str, *, uids: Iterable[int],
                  group: str | None = None, mode: int = 0o660, push_hz: float = p.PUSH_HZ,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_thread_start: Callable[[], object] | None = None) -> None:
         self.port = port
+        self._on_thread_start = on_thread_start
         self.path = path
         self.uids = frozenset(uids)
         self.group = group
@@ -147,6 +141,7 @@ class ControlServer:
         #: Daemon monotonic time of the last lost-UI trip (tests and the status answer).
         self.lost_ui_at_s: float | None = None
         self.closed_reasons: deque[tuple[str, str]] = deque(maxlen=32)  # (who, why)
+        self.thread_priority: object = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -211,6 +206,8 @@ class ControlServer:
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
+        if self._on_thread_start is not None:
+            self.thread_priority = self._on_thread_start()
         while not self._stop.is_set():
             try:
                 events = self._selector.select(timeout=WATCH_PERIOD_S)
@@ -498,7 +495,7 @@ class ControlServer:
         was_controller = conn is self._controller
         if was_controller:
             self._controller = None
-            if lost_ui_rule and current_may_flow(self.port.snapshot):
+            if lost_ui_rule and p.current_may_flow(self.port.snapshot):
                 self.lost_ui_at_s = self._now()
                 _log.error("control socket: the controlling client went away while current may "
                            "flow (%s): lost UI, current cut", why)
