@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -46,7 +46,7 @@ from kiosk.control.snapshot import Snapshot
 from kiosk.control.supervisor import raise_thread_priority
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.ipc import protocol
-from kiosk.ipc.server import ControlServer, allowed_uids
+from kiosk.ipc.server import ControlServer, allowed_uids, change_key
 
 _log = logging.getLogger(__name__)
 
@@ -141,10 +141,19 @@ class DaemonPort:
         self.process = dict(process)
         self.started_s = time.monotonic()
         self.events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        controller.loop.add_observer(self._note_events)
+        self.on_change: Callable[[], None] | None = None
+        self._last_key: tuple[object, ...] | None = None
+        controller.loop.add_observer(self._observe)
 
-    def _note_events(self, record: CycleRecord) -> None:
-        """On the control thread: only when the cycle had events, a few appends."""
+    def _observe(self, record: CycleRecord) -> None:
+        """On the control thread, after each cycle; short and never blocking: a few appends when
+        the cycle had events, and one byte to the socket thread when the state changed (a
+        non-blocking pipe write), so a command's effect is pushed without waiting for a tick."""
+        key = change_key(record.snapshot)
+        if key != self._last_key:
+            self._last_key = key
+            if self.on_change is not None:
+                self.on_change()
         if record.events:
             for reason in record.events:
                 self.events.append({"code": reason.code, "text": reason.text,
@@ -288,6 +297,7 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
                                    on_thread_start=lambda: raise_thread_priority(
                                        SOCKET_FIFO_PRIORITY))
             server.start()
+            port.on_change = server.notify_changed
         controller.start()
         for name, params, at_s in injections:
             timer = threading.Timer(at_s, controller.inject, args=(name,), kwargs=params)

@@ -9,6 +9,7 @@ control loop): a UI process has no way to the hardware but this socket.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -183,6 +184,19 @@ def offline_snapshot() -> Snapshot:
         ui_heartbeat_age_s=0.0, healthy=False)
 
 
+def keep_identity(previous: Snapshot, new: Snapshot) -> Snapshot:
+    """``new`` with its fault, refusal and decision objects replaced by the previous snapshot's
+    when equal. In-process the same refusal object travels from snapshot to snapshot, and
+    screens compare by identity ("a new refusal?"); decoded afresh from every push they would
+    all look new."""
+    changes: dict[str, Any] = {}
+    for name in ("fault", "last_refusal", "last_decision"):
+        old_value, new_value = getattr(previous, name), getattr(new, name)
+        if new_value is not None and new_value is not old_value and new_value == old_value:
+            changes[name] = old_value
+    return dataclasses.replace(new, **changes) if changes else new
+
+
 class RemoteController:
     """The UI's controller over the socket (``submit``, ``snapshot``), reconnecting by itself.
 
@@ -307,7 +321,7 @@ class RemoteController:
                 self._link_down(client, str(error))
                 continue
             if isinstance(message, p.SnapshotPush):
-                self._snapshot = message.snapshot
+                self._snapshot = keep_identity(self._snapshot, message.snapshot)
                 self._snapshot_received_s = client.snapshot_received_s
             elif isinstance(message, p.Reply) and not message.accepted:
                 _log.warning("control unit refused command %d: %s (%s)", message.seq,

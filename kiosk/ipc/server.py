@@ -130,6 +130,8 @@ class ControlServer:
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
         self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)  # notify_changed() must never block its caller
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._connections: dict[int, Connection] = {}
@@ -196,6 +198,12 @@ class ControlServer:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def notify_changed(self) -> None:
+        """Any thread (the control loop's observer): a snapshot worth pushing at once was
+        published. One non-blocking byte into a pipe; a full pipe already means "wake up"."""
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"c")
+
     @property
     def controlling(self) -> bool:
         return self._controller is not None
@@ -220,7 +228,7 @@ class ControlServer:
                     self._accept()
                 elif key.fileobj == self._wake_r:
                     with contextlib.suppress(OSError):
-                        os.read(self._wake_r, 64)
+                        os.read(self._wake_r, 4096)
                 else:
                     conn = key.data
                     if not isinstance(conn, Connection) or conn.closing:
