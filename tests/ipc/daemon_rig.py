@@ -48,13 +48,17 @@ class Daemon:
         return self.log.read_text(errors="replace")
 
 
-def start_daemon(*extra: str, ready_timeout_s: float = 30.0) -> Daemon:
+def start_daemon(*extra: str, ready_timeout_s: float = 30.0, socket: str | None = None) -> Daemon:
     """``kiosk-control --sim`` on a socket in a fresh directory that any user may traverse (so
-    that only SO_PEERCRED decides who may connect), mode 0666 for the same reason."""
-    folder = tempfile.mkdtemp(prefix="kiosk-ipc-")
-    os.chmod(folder, 0o755)
-    path = os.path.join(folder, "control.sock")
-    log = Path(folder) / "daemon.log"
+    that only SO_PEERCRED decides who may connect), mode 0666 for the same reason; ``socket``
+    reuses a path (a daemon restarted where the UI expects it)."""
+    if socket is None:
+        folder = tempfile.mkdtemp(prefix="kiosk-ipc-")
+        os.chmod(folder, 0o755)
+        path = os.path.join(folder, "control.sock")
+    else:
+        folder, path = os.path.dirname(socket), socket
+    log = Path(folder) / f"daemon-{time.monotonic_ns()}.log"
     env = dict(os.environ, PYTHONUNBUFFERED="1", GPIOZERO_PIN_FACTORY="mock")
     env.pop("NOTIFY_SOCKET", None)
     with log.open("wb") as out:
