@@ -8,12 +8,13 @@
    different codes alternate, so every sample changes the snapshot and nothing else happens.
 2. The UI process (``kiosk`` as a client, SDL offscreen) on its unchanging home screen: RSS and
    CPU over 10 s (all its threads, Mesa's llvmpipe included).
-3. The loop side by side, each for ``--seconds`` at a 1.5 mA plateau on the simulated board
-   (decollete.ageing): (a) the daemon alone, a bench client holding the treatment; (b) in-process
-   with the real Kivy window forcing a redraw every frame; (c) the daemon plus the UI client in
-   its own process forcing a redraw every frame; (d) as (c) with a CPU hog on every core but the
-   daemon's. Loop period p50/p99/max, overruns and faults over the whole run (ramp included);
-   the ratios of (c) and (d) to (a). Targets: (c), (d) p99 within 1 ms of 10 ms, no overrun, no
+3. The loop side by side, each for ``--seconds`` at a 1.0 mA plateau on the simulated board
+   (decollete.ageing; see PLATEAU_MA): (a) the daemon alone, a bench client holding the
+   treatment; (b) in-process with the real Kivy window forcing a redraw every frame; (c) the
+   daemon plus the UI client in its own process forcing a redraw every frame; (d) as (c) with
+   a CPU hog on every core but the daemon's. Loop period p50/p99/max, overruns and faults over
+   the whole run (ramp included); the ratios of (c) and (d) to (a). Targets: (c), (d) p99
+   within 1 ms of 10 ms, no overrun, no
    fault.
 """
 
@@ -36,6 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 PYTHON = sys.executable
 PLATEAU_TIMEOUT_S = 90.0
+PLATEAU_MA = 1.0
+"""Not the issue's 1.5 mA: the simulated board's default skin (about 21 kOhm) reaches the 24 V
+compliance limit near 1.1 mA, and the ramp is then held below the plateau (compliance_warning)
+for the whole run; 1.0 mA holds a true plateau."""
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -50,7 +55,7 @@ def _env(**extra: str) -> dict[str, str]:
 def _program() -> Any:
     from kiosk.control.commands import ProgramRequest
 
-    return ProgramRequest("decollete", "ageing", current_ma=1.5, current_stage_s=900)
+    return ProgramRequest("decollete", "ageing", current_ma=PLATEAU_MA, current_stage_s=900)
 
 
 def _start_daemon(cpu: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -92,6 +97,8 @@ def _daemon_figures(path: str) -> dict[str, Any]:
         events = client.query("events")["events"]
         status = client.query("status")
     stats["faults"] = sorted({e["code"] for e in events if e["severity"] == "high"})
+    stats["fault_times"] = [f"{e['code']}@{e['at_s'] - status['time_s']:+.1f}s"
+                            for e in events if e["severity"] == "high"]
     stats["state"] = status["state"]
     return stats
 
@@ -170,7 +177,7 @@ def bench_ui_idle(settle_s: float = 20.0, window_s: float = 10.0) -> None:
 
 def _hold_with_client(path: str, seconds: float) -> None:
     """(a): a bench client (no window) starts the treatment and heartbeats at 15 Hz."""
-    from kiosk.control.commands import Heartbeat, StartTreatment
+    from kiosk.control.commands import Heartbeat, StartTreatment, Stop, StopReason
     from kiosk.control.snapshot import TreatmentState
     from kiosk.ipc.client import RemoteController
 
@@ -188,6 +195,7 @@ def _hold_with_client(path: str, seconds: float) -> None:
         if remote.snapshot.fault is not None:
             break
         time.sleep(1 / 15)
+    remote.submit(Stop(StopReason.SHUTDOWN))
     remote.close()
 
 
@@ -292,27 +300,31 @@ def _hogs(cpus: list[int]) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([PYTHON, "-c", code, str(cpu)]) for cpu in cpus]
 
 
-def bench_loop(seconds: float) -> None:
+def bench_loop(seconds: float, configs: str = "abcd") -> None:
     cpus = sorted(os.sched_getaffinity(0))
     daemon_cpu = cpus[-1]
     others = [c for c in cpus if c != daemon_cpu] or cpus
     results: dict[str, dict[str, Any]] = {}
 
-    proc, path = _start_daemon()
-    try:
-        _hold_with_client(path, seconds)
-        results["(a) loop alone (daemon)"] = _daemon_figures(path)
-    finally:
-        _stop(proc)
+    if "a" in configs:
+        proc, path = _start_daemon()
+        try:
+            _hold_with_client(path, seconds)
+            results["(a) loop alone (daemon)"] = _daemon_figures(path)
+        finally:
+            _stop(proc)
 
-    out = tempfile.mktemp(suffix=".json")
-    subprocess.run([PYTHON, __file__, "--in-process-child", str(seconds), out], cwd=REPO,
-                   env=_env(), check=False, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    results["(b) in-process, window redrawing"] = json.loads(Path(out).read_text())
+    if "b" in configs:
+        out = tempfile.mktemp(suffix=".json")
+        subprocess.run([PYTHON, __file__, "--in-process-child", str(seconds), out], cwd=REPO,
+                       env=_env(), check=False, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        results["(b) in-process, window redrawing"] = json.loads(Path(out).read_text())
 
     for label, hog in (("(c) daemon + UI client redrawing", False),
                        ("(d) as (c) + CPU hog on other cores", True)):
+        if label[1] not in configs:
+            continue
         proc, path = _start_daemon(cpu=daemon_cpu)
         hogs = _hogs(others) if hog else []
         ui_cpus = ",".join(str(c) for c in others)
@@ -326,16 +338,17 @@ def bench_loop(seconds: float) -> None:
                 h.kill()
             _stop(proc)
 
-    base_p99 = results["(a) loop alone (daemon)"]["period_ms_p99"]
-    print(f"\nloop side by side, {seconds:.0f} s at the 1.5 mA plateau each (figures over the "
-          f"whole run, ramp included); this machine: {len(cpus)} cores, load average "
+    base_p99 = results.get("(a) loop alone (daemon)", {}).get("period_ms_p99", 10.0)
+    print(f"\nloop side by side, {seconds:.0f} s at the {PLATEAU_MA} mA plateau each (figures "
+          f"over the whole run, ramp included); this machine: {len(cpus)} cores, load average "
           f"{os.getloadavg()[0]:.1f}")
     print(f"{'':38} {'cycles':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'overruns':>8} "
           f"{'p99/(a)':>7}  faults")
     for label, r in results.items():
         print(f"{label:38} {r['cycles']:7d} {r['period_ms_p50']:7.2f} {r['period_ms_p99']:7.2f} "
               f"{r['period_ms_max']:7.2f} {r['overruns']:8d} "
-              f"{r['period_ms_p99'] / base_p99:7.2f}  {', '.join(r['faults']) or '-'}"
+              f"{r['period_ms_p99'] / base_p99:7.2f}  "
+              f"{', '.join(r.get('fault_times', r['faults'])) or '-'}"
               f" (ended {r['state']})")
 
 
@@ -350,6 +363,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600.0,
                         help="plateau time per configuration of the loop bench (600)")
     parser.add_argument("--only", default="latency,ui,loop")
+    parser.add_argument("--configs", default="abcd", help="which of the loop runs (abcd)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if "latency" in parts:
@@ -357,7 +371,7 @@ def main() -> None:
     if "ui" in parts:
         bench_ui_idle()
     if "loop" in parts:
-        bench_loop(args.seconds)
+        bench_loop(args.seconds, args.configs)
 
 
 if __name__ == "__main__":
