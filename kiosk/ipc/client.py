@@ -61,7 +61,10 @@ class ControlClient:
         self.answers: dict[int, p.Answer] = {}
         try:
             self.sock.connect(self.path)
-            self.send_message(p.Hello(version=version, schema=schema, role=role, name=name))
+            # refused before our hello (peer credentials): the send fails, the reason is queued
+            with contextlib.suppress(OSError):
+                self.send_message(p.Hello(version=version, schema=schema, role=role,
+                                          name=name))
             message = self.receive(timeout_s)
         except BaseException:
             self.sock.close()

@@ -81,6 +81,20 @@ def peer_credentials(sock: socket.socket) -> PeerCredentials:
     return PeerCredentials(pid, uid, gid)
 
 
+def _drain(sock: socket.socket, limit: int = 64) -> None:
+    """Read what the peer already sent, so that closing after a refusal or a ``bye`` ends its
+    reading with that message and EOF: closing a Unix socket with unread data resets the peer,
+    which may then lose the message that says why."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+    for _ in range(limit):
+        try:
+            if not sock.recv(p.MAX_CLIENT_MESSAGE_BYTES + 1, socket.MSG_DONTWAIT):
+                return
+        except OSError:
+            return
+
+
 def allowed_uids(ui_user: str | None) -> frozenset[int]:
     """root, the daemon's own user, and the UI user when it exists on this machine."""
     uids = {0, os.geteuid()}
@@ -278,8 +292,7 @@ class ControlServer:
         self.closed_reasons.append((conn.describe(), code))
         with contextlib.suppress(OSError):
             conn.sock.send(p.encode(p.Refused(code=code, text=text)))
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_RDWR)
+        _drain(conn.sock)
         if conn.sock.fileno() in self._connections:
             self._close(conn, code, lost_ui_rule=True)
         else:
@@ -316,6 +329,7 @@ class ControlServer:
         _log.warning("control socket: closing %s: %s (%s)", conn.describe(), code, text)
         with contextlib.suppress(OSError):
             conn.sock.send(p.encode(p.Bye(code=code, text=text)))
+        _drain(conn.sock)
         self._close(conn, f"{code}: {text}", lost_ui_rule=True)
 
     def _handle(self, conn: Connection, message: p.ClientMessage) -> None:
