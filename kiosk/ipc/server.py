@@ -40,6 +40,11 @@ MAX_CONNECTIONS = 16
 MAX_QUEUED_PER_CLIENT = 64
 SLOW_READER_S = 2.0
 READS_PER_WAKEUP = 32
+BACKPRESSURE_QUEUED = 8
+"""A client with this many replies waiting unsent is not read from until it reads: a client that
+floods requests without reading its answers cannot keep the daemon busy (in --sim a status
+answer reads the simulated board, whose lock the loop also takes); it is dropped as a slow
+reader instead."""
 WATCH_PERIOD_S = 0.010  # how often the snapshot is looked at for a change of state
 def change_key(snapshot: Snapshot) -> tuple[object, ...]:
     """What makes a snapshot worth pushing at once (not waiting for the 20 Hz tick)."""
@@ -302,6 +307,9 @@ class ControlServer:
 
     def _read(self, conn: Connection) -> None:
         for _ in range(READS_PER_WAKEUP):
+            if len(conn.outbox) >= BACKPRESSURE_QUEUED:
+                self._want_write(conn, True)  # read again once it has taken its answers
+                return
             try:
                 data = conn.sock.recv(p.MAX_CLIENT_MESSAGE_BYTES + 1)
             except (BlockingIOError, InterruptedError):
@@ -497,7 +505,12 @@ class ControlServer:
         self._want_write(conn, False)
 
     def _want_write(self, conn: Connection, on: bool) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        if not on:
+            events = selectors.EVENT_READ
+        elif len(conn.outbox) >= BACKPRESSURE_QUEUED:
+            events = selectors.EVENT_WRITE  # a hang-up is still reported (EPOLLHUP)
+        else:
+            events = selectors.EVENT_READ | selectors.EVENT_WRITE
         with contextlib.suppress(KeyError, ValueError):
             if self._selector.get_key(conn.sock).events != events:
                 self._selector.modify(conn.sock, events, conn)
