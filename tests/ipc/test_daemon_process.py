@@ -253,3 +253,22 @@ def test_a_client_that_stops_reading_is_dropped_and_never_blocks_the_daemon(
                 sleeper.receive(2.0, raise_on_timeout=True)
         sleeper.close()
     assert daemon.alive()
+
+
+def test_kiosk_ctl_reads_the_status_without_taking_control(daemon: Daemon, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with controlling(daemon) as remote:  # a UI controls; the technician's tool only reads
+        shown = subprocess.run([sys.executable, "-m", "kiosk.ipc.ctl", "--socket",
+                                daemon.socket], cwd=REPO, capture_output=True, text=True,
+                               timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        assert "state       idle" in shown.stdout and "fault       none" in shown.stdout
+        assert "sim truth" in shown.stdout and "period ms p50" in shown.stdout
+        assert "controlling: #" in shown.stdout
+        assert remote.connected
+    raw = subprocess.run([sys.executable, "-m", "kiosk.ipc.ctl", "loop", "--json", "--socket",
+                          daemon.socket], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert '"overruns"' in raw.stdout
+    gone = subprocess.run([sys.executable, "-m", "kiosk.ipc.ctl", "--socket",
+                           str(tmp_path / "none.sock")], cwd=REPO, capture_output=True,
+                          text=True, timeout=30)
+    assert gone.returncode == 3 and "not answering" in gone.stderr
