@@ -21,17 +21,22 @@ DEFAULT_SERVICE_PIN = "2468"
 
 
 def run_remote_ui(args: argparse.Namespace) -> int:
-    """Kivy must be configured (``configure_kivy``) before this is called."""
+    """The kiosk window as a client. The state folder is the daemon's (it holds the folder's
+    lock): the UI opens only the records database in it (``--state-dir``, as given to the
+    daemon; under ``--sim`` without it, a fresh folder of its own)."""
+    from kiosk.cli import configure_kivy
+
+    configure_kivy(fullscreen=args.fullscreen)
     from kiosk.app import KioskApp
-    from kiosk.cli import state_dir_for
     from kiosk.control.catalogue import load_catalogue
+    from kiosk.entry.state_dir import choose_state_dir
     from kiosk.records import records_path
     from kiosk.screens.records_view import RecordsView
 
     remote = RemoteController(getattr(args, "socket", None), name=f"kiosk-ui {os.getpid()}")
     remote.start()
     remote.wait_connected(CONNECT_WAIT_S)
-    state_dir = state_dir_for(args)
+    state_dir = choose_state_dir(args.state_dir, sim=args.sim).path
     records_view = RecordsView.open(records_path(state_dir))
     try:
         app = KioskApp(controller=remote, catalogue=load_catalogue(), records_view=records_view,

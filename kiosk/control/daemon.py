@@ -29,22 +29,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from kiosk.control.commands import Command
 from kiosk.control.loop import CycleRecord
 from kiosk.control.reasons import Code, make
-from kiosk.control.service import (
-    SELFTEST_WAIT_S,
-    Controller,
-    _parse_injection,
-    build_controller,
-)
+from kiosk.control.service import SELFTEST_WAIT_S, Controller, build_controller
 from kiosk.control.snapshot import Snapshot
 from kiosk.control.supervisor import raise_thread_priority
 from kiosk.control.watchdog import SystemdWatchdog
+from kiosk.entry.arguments import Injection, headless_parser, parse_injection
+from kiosk.entry.exit_codes import guarded
+from kiosk.entry.state_dir import open_state_dir
 from kiosk.ipc import protocol
 from kiosk.ipc.server import ControlServer, allowed_uids, change_key
 
@@ -53,6 +50,7 @@ _log = logging.getLogger(__name__)
 SOCKET_GROUP_ENV = "KIOSK_SOCKET_GROUP"
 UI_USER_ENV = "KIOSK_UI_USER"
 DEFAULT_UI_USER = "kiosk-ui"
+PROG = "kiosk-control"
 RECENT_EVENTS = 50
 DAEMON_FIFO_PRIORITY = 10
 """Every thread of the daemon runs SCHED_FIFO, at this priority unless it raises its own (loop 50,
@@ -236,18 +234,12 @@ class DaemonPort:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="kiosk-control",
-        description="The control daemon: board, control loop, supervisor, safety events; "
-                    "serves the UI on the control socket (docs/control-socket.md).")
-    parser.add_argument("--sim", action="store_true", help="run on the simulated board")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated board")
-    parser.add_argument("--config", type=Path, default=None, help="board configuration (TOML)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="records folder (default: no records)")
-    parser.add_argument("--inject", action="append", default=[], metavar="NAME@SECONDS",
-                        help="simulated board only: inject fault NAME (NAME:key=value,...) that "
-                             "many seconds after start; repeatable")
+    """``kiosk --headless``'s checked arguments (kiosk.entry.arguments) plus the socket's;
+    a bad one exits 2 with the reason."""
+    parser = headless_parser()
+    parser.prog = "kiosk-control"
+    parser.description = ("The control daemon: board, control loop, supervisor, safety events; "
+                          "serves the UI on the control socket (docs/control-socket.md).")
     parser.add_argument("--socket", default=None,
                         help=f"control socket (default ${protocol.SOCKET_ENV} or "
                              f"{protocol.DEFAULT_SOCKET_PATH})")
@@ -259,27 +251,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the user besides root and our own allowed to connect "
                              "(default $KIOSK_UI_USER or kiosk-ui)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the daemon to this core")
-    parser.add_argument("--no-socket", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args(list(argv) if argv is not None else None)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.inject and not args.sim:
+        parser.error("--inject needs --sim (faults exist only on the simulated board)")
+    injections: list[Injection] = []
+    for text in args.inject:
+        try:
+            injections.append(parse_injection(text))
+        except ValueError as error:
+            parser.error(f"--inject {text!r}: {error}")
+    args.injections = tuple(injections)
+    return args
 
 
-def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
-    """Exit 0 after SIGTERM/SIGINT (board left safe), 1 when the self-test fails, 2 for bad
-    arguments. ``serve=False`` is ``kiosk --headless`` (no socket)."""
+def run_daemon(argv: Sequence[str] | None = None) -> int:
+    """Exit codes as every entry point (docs/exit-codes.md): 0 after SIGTERM/SIGINT (board left
+    safe), 1 when the self-test fails, 2 for a bad argument or file, 3 when the state folder is
+    in use, 70 for a bug."""
     args = parse_args(argv)
+    return guarded(PROG, lambda: _run_daemon(args))
+
+
+def _run_daemon(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    injections = [_parse_injection(text) for text in args.inject]
-    if injections and not args.sim:
-        print("--inject needs --sim", file=sys.stderr)
-        return 2
-    serve = serve and not args.no_socket
     realtime = make_process_realtime(DAEMON_FIFO_PRIORITY)
     process = {"affinity": pin_to_cpu(args.cpu), "memory": lock_memory(),
                "threads": realtime or "normal priority (real time refused)"}
+    state_lock = open_state_dir(args.state_dir, sim=args.sim, prog=PROG)
     notifier = SystemdWatchdog()
-    controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
-                                  state_dir=args.state_dir, notifier=notifier)
+    try:
+        controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
+                                      state_dir=state_lock.folder, notifier=notifier)
+    except BaseException:
+        state_lock.release()
+        raise
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -290,17 +295,17 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
     server: ControlServer | None = None
     try:
         port = DaemonPort(controller, process=process)
-        if serve:
-            server = ControlServer(port, protocol.socket_path(args.socket),
-                                   uids=allowed_uids(args.ui_user), group=args.socket_group,
-                                   mode=args.socket_mode,
-                                   on_thread_start=lambda: raise_thread_priority(
-                                       SOCKET_FIFO_PRIORITY))
-            server.start()
-            port.on_change = server.notify_changed
+        server = ControlServer(port, protocol.socket_path(args.socket),
+                               uids=allowed_uids(args.ui_user), group=args.socket_group,
+                               mode=args.socket_mode,
+                               on_thread_start=lambda: raise_thread_priority(
+                                   SOCKET_FIFO_PRIORITY))
+        server.start()
+        port.on_change = server.notify_changed
         controller.start()
-        for name, params, at_s in injections:
-            timer = threading.Timer(at_s, controller.inject, args=(name,), kwargs=params)
+        for injection in args.injections:
+            timer = threading.Timer(injection.at_s, controller.inject, args=(injection.name,),
+                                    kwargs=dict(injection.params))
             timer.daemon = True
             timer.start()
             timers.append(timer)
@@ -334,6 +339,7 @@ def run_daemon(argv: Sequence[str] | None = None, *, serve: bool = True) -> int:
             with contextlib.suppress(Exception):
                 server.stop()
         controller.close()
+        state_lock.release()
         for sig, handler in previous.items():
             with contextlib.suppress(Exception):
                 signal.signal(sig, handler)

@@ -9,11 +9,15 @@ passed, ``WATCHDOG=1`` from healthy cycles, SIGTERM -> a normal stop and the saf
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kiosk.control.catalogue import Catalogue, load_catalogue
@@ -30,6 +34,7 @@ from kiosk.hal.config import load_board_config
 from kiosk.hal.factory import build_board, sim_fault_names
 
 if TYPE_CHECKING:
+    from kiosk.entry.arguments import HeadlessArgs
     from kiosk.hal.factory import SimLoad
     from kiosk.records.writer import RecordWriter
 
@@ -127,6 +132,13 @@ class Controller:
         self.board.sim.clear(name)
 
 
+def board_config_path(given: Path | None) -> Path | None:
+    """``given``, else ``$KIOSK_BOARD_CONFIG`` when set, else None (the shipped defaults)."""
+    if given is None and os.environ.get(BOARD_CONFIG_ENV):
+        return Path(os.environ[BOARD_CONFIG_ENV])
+    return given
+
+
 def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
                      load: SimLoad | None = None,
@@ -138,9 +150,7 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
     ``clock`` defaults to the wall clock; pass a ``VirtualClock`` to drive it with ``run_for``.
     The self-test runs on the loop's first cycle; ``READY=1`` goes out when it passed.
     """
-    if config_path is None and os.environ.get(BOARD_CONFIG_ENV):
-        config_path = Path(os.environ[BOARD_CONFIG_ENV])
-    config = load_board_config(config_path)
+    config = load_board_config(board_config_path(config_path))
     board = build_board(config, sim=sim, clock=clock if clock is not None else RealClock(),
                         seed=seed, load=load)
     writer: RecordWriter | None = None
@@ -151,7 +161,6 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
         if state_dir is not None:
             from kiosk.records import RecordWriter, records_path
 
-            Path(state_dir).mkdir(parents=True, exist_ok=True)
             writer = RecordWriter(records_path(state_dir))
             if not writer.start():
                 _log.error("records storage fault: %s", writer.fault_reason)
@@ -169,31 +178,68 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
 # ---------------------------------------------------------------------------- headless
 
 
-def _parse_injection(text: str) -> tuple[str, dict[str, Any], float]:
-    try:
-        spec, at_text = text.rsplit("@", 1)
-        at_s = float(at_text)
-        name, _, params_text = spec.partition(":")
-        params: dict[str, Any] = {}
-        for item in filter(None, params_text.split(",")):
-            key, value = item.split("=", 1)
-            try:
-                params[key] = float(value)
-            except ValueError:
-                params[key] = value
-    except ValueError as error:
-        raise SystemExit(f"--inject {text!r}: expected NAME[:key=value,...]@SECONDS") from error
-    return name, params, at_s
-
-
 def run_headless(argv: Sequence[str] | None = None) -> int:
-    """The control service without a screen and without the socket (``kiosk --headless``): the
-    daemon of :mod:`kiosk.control.daemon` with ``serve=False``. Exit 0 after SIGTERM/SIGINT
-    (board left safe), 1 when the self-test fails (no READY: systemd fails the start), 2 for bad
-    arguments."""
-    from kiosk.control.daemon import run_daemon
+    """The control service without a screen; exit codes as on every entry point
+    (docs/exit-codes.md): 0 after SIGTERM/SIGINT (board left safe), 1 when the self-test fails
+    (no READY: systemd fails the start), 2 for a bad argument or file, 3 when the state folder
+    is in use by another instance, 70 for a bug."""
+    from kiosk.entry.arguments import parse_headless_args
+    from kiosk.entry.exit_codes import guarded
 
-    return run_daemon(argv, serve=False)
+    args = parse_headless_args(argv)  # exits 2 with the reason for a bad argument
+    return guarded("kiosk --headless", lambda: _run_headless(args))
+
+
+def _run_headless(args: HeadlessArgs) -> int:
+    from kiosk.entry.state_dir import open_state_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    state_lock = open_state_dir(args.state_dir, sim=args.sim, prog="kiosk --headless")
+    notifier = SystemdWatchdog()
+    try:
+        controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
+                                      state_dir=state_lock.folder, notifier=notifier)
+    except BaseException:
+        state_lock.release()
+        raise
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    timers: list[threading.Timer] = []
+    try:
+        controller.start()
+        for injection in args.injections:
+            timer = threading.Timer(injection.at_s, controller.inject, args=(injection.name,),
+                                    kwargs=dict(injection.params))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
+        waited_s = 0.0
+        while controller.selftest is None and waited_s < SELFTEST_WAIT_S and not stop.is_set():
+            stop.wait(0.05)
+            waited_s += 0.05
+        result = controller.selftest
+        if result is None or not result.passed:
+            why = "no result" if result is None else ", ".join(result.failed_checks)
+            print(f"self-test failed: {why}", file=sys.stderr)
+            notifier.status(f"self-test failed: {why}; output held safe")
+            return 1
+        print("self-test passed; control loop running", file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+        notifier.stopping("stopping: output to zero, relay open")
+        return 0
+    finally:
+        for timer in timers:
+            timer.cancel()
+        controller.close()
+        state_lock.release()
+        for sig, handler in previous.items():
+            with contextlib.suppress(Exception):
+                signal.signal(sig, handler)
 
 
 def main() -> None:
