@@ -6,6 +6,18 @@ thread's latest immutable snapshot at the poll rate (15 Hz by the Kivy clock), s
 the current. Closing the app sends ``Stop(SHUTDOWN)``; the caller (``kiosk.cli``) then stops the
 controller, which leaves the board in the safe state.
 
+The controller is either the in-process one (``kiosk --in-process``, the UI tests, benches: a
+virtual clock is possible) or :class:`kiosk.ipc.client.RemoteController`, a client of the control
+daemon over its socket. A remote controller says whether its snapshot is ``live``; while it is
+not (no connection, or the newest snapshot older than 0.5 s), the screen is covered by "control
+unit not answering" and no screen is updated from a stale snapshot.
+
+Render only when something changed: Kivy draws a frame only when an instruction of the canvas
+changed, and assigning a colour (even the same one) counts as a change. The fault overlay's band
+was assigned its flash colour on every poll (15 frames a second on an unchanging fault screen);
+it is now assigned only when the flash changes. The poll itself draws nothing when nothing
+changed.
+
 Tests drive the same object without ``App.run()``: they build it into the one window of the test
 process, run the control loop on a virtual clock and call :meth:`KioskApp.poll` between steps, so
 a ten-minute stage takes seconds and every run is the same.
@@ -31,6 +43,7 @@ from kiosk.screens import registry, theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.fault_overlay import FaultOverlay
 from kiosk.screens.flow import TreatmentFlow
+from kiosk.screens.link_overlay import LinkOverlay
 from kiosk.screens.widgets import KButton, find_ref
 
 POLL_HZ = 15.0
@@ -43,6 +56,11 @@ class Controller(Protocol):
 
     @property
     def snapshot(self) -> Snapshot: ...
+
+
+def link_is_live(controller: Controller) -> bool:
+    """In-process controllers are always live; a remote one says so (``RemoteController.live``)."""
+    return bool(getattr(controller, "live", True))
 
 
 class GcPolicy:
@@ -134,6 +152,7 @@ class KioskApp(App):
         self.screen_host = FloatLayout(size_hint=(1, 1))
         root.add_widget(self.screen_host)
         self.overlay = FaultOverlay(self)
+        self.link_overlay = LinkOverlay(root)
         self.root_widget = root
         self.nav.reset("home")
         return root
@@ -172,7 +191,16 @@ class KioskApp(App):
         return self.snapshot.time_s
 
     def poll(self, _dt: float | None = None) -> Snapshot:
-        """Read the newest snapshot, say we are alive, update the overlay and the screen."""
+        """Read the newest snapshot, say we are alive, update the overlay and the screen.
+
+        With no live link to the control unit: cover the screen at once and update nothing from
+        the old snapshot; when the link is back, the newest snapshot (with any fault latched
+        meanwhile) goes to the overlay and the screen as usual."""
+        if not link_is_live(self.controller):
+            self.submit(Heartbeat())  # dropped by a remote controller without a connection
+            self.link_overlay.show()
+            return self.snapshot
+        self.link_overlay.hide()
         snapshot = self.controller.snapshot
         self.snapshot = snapshot
         self.polls += 1
@@ -200,6 +228,7 @@ class KioskApp(App):
         self.screen_host.add_widget(screen)
         screen.on_snapshot(self.snapshot)
         self.overlay.raise_to_top()
+        self.link_overlay.raise_to_top()
         Clock.schedule_once(  # the old screen, now
             lambda _dt: self.gc_policy.tick(current_may_flow=self.current_may_flow()), 0)
 
@@ -221,6 +250,7 @@ class KioskApp(App):
         self.dev_panel = DevPanel(self)
         self.root_widget.add_widget(self.dev_panel)
         self.overlay.raise_to_top()
+        self.link_overlay.raise_to_top()
 
     def set_language(self, code: str) -> None:
         i18n.set_language(code)

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="full screen (the device's 7-inch panel)")
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES),
                         default=i18n.DEFAULT_LANGUAGE)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the control loop inside this process even when a control "
+                             "socket is named (the default without one)")
+    parser.add_argument("--socket", default=None,
+                        help="be a client of the kiosk-control daemon on this socket (also "
+                             "$KIOSK_CONTROL_SOCKET); without one the loop runs in this process")
     parser.add_argument("--headless", action="store_true",
                         help="the control service without a screen (with --sim, --seed, "
                              "--config, --state-dir; see 'kiosk --headless --help')")
@@ -87,6 +93,13 @@ def fault_injector(controller: Any) -> Any:
     return controller.inject
 
 
+def wants_client(args: argparse.Namespace) -> bool:
+    """A client of the control daemon when a socket is named (``--socket`` or
+    ``$KIOSK_CONTROL_SOCKET``: the UI unit, ./run-sim) and ``--in-process`` is not given; else
+    the controller runs in this process (development, the entry-point tests)."""
+    return not args.in_process and bool(args.socket or os.environ.get("KIOSK_CONTROL_SOCKET"))
+
+
 def wants_headless(argv: list[str]) -> bool:
     return "--headless" in argv
 
@@ -98,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_headless(arguments)
     args = parse_args(arguments)  # a bad argument: exit 2 with the reason (argparse)
+    if wants_client(args):  # the UI as a client of kiosk-control (which owns the state folder)
+        from kiosk.ui_remote import run_remote_ui
+
+        return exit_codes.guarded(PROG, lambda: run_remote_ui(args))
     return exit_codes.guarded(PROG, lambda: run_kiosk(args))
 
 

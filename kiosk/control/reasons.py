@@ -52,6 +52,7 @@ class Code(StrEnum):
     BOOST_OUT_OF_RANGE = "boost_out_of_range"
     SUPERVISOR_TRIP = "supervisor_trip"
     STORAGE_FAULT = "storage_fault"
+    UI_CONNECTION_LOST = "ui_connection_lost"
 
     # --- refusals (command not carried out) -------------------------------------------------
     SCREENING_NOT_CLEARED = "screening_not_cleared"
@@ -184,6 +185,8 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _f(Code.BOOST_OUT_OF_RANGE, "The electrode supply voltage is wrong ({boost_v:.1f} V, expected "
        "{low_v:.1f}-{high_v:.1f} V). The current was cut; call service."),
     _f(Code.SUPERVISOR_TRIP, "The safety supervisor opened the output. The current was cut."),
+    _f(Code.UI_CONNECTION_LOST, "The screen's connection to the current control closed while "
+       "current could flow ({why}). The current was cut to be safe."),
     # refusals
     _r(Code.SCREENING_NOT_CLEARED, "The contraindication screening is not cleared: no current "
        "stage can start in this session."),

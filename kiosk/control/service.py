@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kiosk.control.catalogue import Catalogue, load_catalogue
+from kiosk.control.codes import Reason
 from kiosk.control.commands import Command
 from kiosk.control.core import ControlCore, SelfTestResult
 from kiosk.control.limits import SafetyConfig
@@ -30,11 +31,11 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.board import Board
 from kiosk.hal.clock import Clock, RealClock
 from kiosk.hal.config import load_board_config
-from kiosk.hal.factory import build_board
+from kiosk.hal.factory import build_board, sim_fault_names
 
 if TYPE_CHECKING:
     from kiosk.entry.arguments import HeadlessArgs
-    from kiosk.hal.sim.skin import SkinParams
+    from kiosk.hal.factory import SimLoad
     from kiosk.records.writer import RecordWriter
 
 _log = logging.getLogger(__name__)
@@ -107,14 +108,17 @@ class Controller:
     def stats(self) -> LoopStats:
         return self.loop.stats
 
+    def trip(self, reason: Reason, source: str) -> None:
+        """Cut the current now, from any thread (the one shutdown path: relay open by GPIO,
+        DAC zero, boost off); the core latches ``reason`` on the loop's next cycle."""
+        self.loop.shutdown.trip(reason, source)
+
     # --- simulated board only -----------------------------------------------------------------
     @property
     def fault_names(self) -> tuple[str, ...]:
         if self.board.sim is None:
             return ()
-        from kiosk.hal.sim.faults import FAULT_NAMES
-
-        return FAULT_NAMES
+        return sim_fault_names()
 
     def inject(self, name: str, **params: Any) -> None:
         """A fault of the simulated board (developer menu, scenarios); refused on the device."""
@@ -137,7 +141,7 @@ def board_config_path(given: Path | None) -> Path | None:
 
 def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
-                     load: SkinParams | None = None,
+                     load: SimLoad | None = None,
                      safety_config: SafetyConfig | None = None,
                      notifier: SystemdWatchdog | None = None) -> Controller:
     """Board (real or simulated) + core + control loop (+ records when ``state_dir`` is given).

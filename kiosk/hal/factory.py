@@ -39,6 +39,18 @@ if TYPE_CHECKING:
     from kiosk.hal.sim.board import SimBoard
     from kiosk.hal.sim.skin import SkinParams
 
+    SimLoad = SkinParams
+    """The simulated skin's parameters (``build_board(load=...)``), named here so that control
+    reaches the simulated board only through this factory."""
+
+
+def sim_fault_names() -> tuple[str, ...]:
+    """The simulated board's fault names (``--inject``, the developer menu, the daemon's
+    ``fault_names`` answer): control asks here, never ``kiosk.hal.sim`` itself."""
+    from kiosk.hal.sim.faults import FAULT_NAMES
+
+    return tuple(FAULT_NAMES)
+
 
 def dac_calibration(config: BoardConfig) -> DacCalibration:
     cal = config.calibration

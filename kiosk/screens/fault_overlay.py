@@ -82,7 +82,9 @@ class FaultOverlay(FloatLayout):
             self.acknowledged_code = None
             self.rebuild()
         flash_on = int(snapshot.time_s / (FLASH_PERIOD_S / 2)) % 2 == 0
-        self._band_colour.rgba = theme.ALARM_HIGH if flash_on else theme.ALARM_HIGH_DIM
+        colour = list(theme.ALARM_HIGH if flash_on else theme.ALARM_HIGH_DIM)
+        if list(self._band_colour.rgba) != colour:  # an assignment redraws the window, even
+            self._band_colour.rgba = colour  # of the same colour: only when the flash changes
 
     def _show(self) -> None:
         self.visible = True

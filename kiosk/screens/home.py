@@ -148,8 +148,9 @@ class HomeScreen(KioskScreen):
         self.status_detail.text = detail
         self.status_panel.background = STATUS_COLOURS[status] if status != "ready" \
             else theme.SURFACE
-        self.status_label.color = theme.TEXT_DARK if status == "service" else theme.TEXT
-        self.status_detail.color = theme.TEXT_DARK if status == "service" else theme.TEXT
-        if status == "ready":
-            self.status_label.color = theme.CONTACT_GOOD
+        # One assignment per colour: setting TEXT and then CONTACT_GOOD on every poll changed
+        # the label twice, and Kivy redrew the whole window 15 times a second on an idle screen.
+        text_colour = theme.TEXT_DARK if status == "service" else theme.TEXT
+        self.status_label.color = theme.CONTACT_GOOD if status == "ready" else text_colour
+        self.status_detail.color = text_colour
         self.start_button.disabled = status != "ready"

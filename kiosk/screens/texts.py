@@ -59,6 +59,9 @@ FAULT_TEXTS: dict[str, tuple[str, str]] = {
                            N_("Remove the electrodes and call service.")),
     "supervisor_trip": (N_("The safety supervisor opened the output: the current was cut."),
                         N_("Acknowledge and start again. If it happens again, call service.")),
+    "ui_connection_lost": (N_("The screen lost its connection to the current control: the "
+                              "current was cut."),
+                           N_("Acknowledge and start again. If it happens again, call service.")),
     "storage_fault": (N_("Records cannot be saved."),
                       N_("No new treatment can start. Call service.")),
 }
