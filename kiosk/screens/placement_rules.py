@@ -44,7 +44,7 @@ class PlacementScreen(KioskScreen):
             rules.add_widget(FitLabel(text="• " + cv.tr(rule), ref=f"rule_{index}",
                                       size_hint_y=None, height=50,
                                       max_font_px=theme.SMALL_PX + 2))
-        for sensation in self.app.catalogue.expected_sensations[:2]:
+        for sensation in self.app.catalogue.sensations_for(area.id)[:2]:
             rules.add_widget(FitLabel(text="• " + cv.tr(sensation), color=theme.PLOT_TARGET,
                                       size_hint_y=None, height=44,
                                       max_font_px=theme.SMALL_PX + 1))
