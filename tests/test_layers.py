@@ -32,6 +32,8 @@ SHARED_WITH_THE_UI = frozenset({
     "kiosk.control.domain_limits", "kiosk.control.limits", "kiosk.control.reasons",
     "kiosk.control.snapshot",
 })
+# The socket's client side (docs/control-socket.md), the UI's one way to the daemon.
+CLIENT_FOR_THE_UI = frozenset({"kiosk.ipc.client", "kiosk.ipc.protocol"})
 
 pytestmark = [
     pytest.mark.requirement("SR-085"),
@@ -108,25 +110,28 @@ def test_the_checker_fails_on_an_injected_violation(package_copy, tmp_path, cont
     assert f"Contracts: {len(CONTRACTS) - 1} kept, 1 broken." in output, output
 
 
-def _control_modules() -> set[str]:
-    control = REPO / "kiosk" / "control"
-    names = {f"kiosk.control.{p.stem}" for p in control.glob("*.py") if p.stem != "__init__"}
-    names |= {f"kiosk.control.{p.parent.name}" for p in control.glob("*/__init__.py")}
+def _modules_of(package: str) -> set[str]:
+    folder = REPO.joinpath(*package.split("."))
+    names = {f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
+    names |= {f"{package}.{p.parent.name}" for p in folder.glob("*/__init__.py")}
     return names
 
 
-def test_every_control_module_is_either_shared_with_the_ui_or_forbidden_to_it():
+def test_every_control_and_socket_module_is_either_open_or_forbidden_to_the_ui():
     forbidden = set(_contract("ui-through-client")["forbidden_modules"])
+    allowed = SHARED_WITH_THE_UI | CLIENT_FOR_THE_UI
+    modules = _modules_of("kiosk.control") | _modules_of("kiosk.ipc")
 
-    unclassified = _control_modules() - forbidden - SHARED_WITH_THE_UI
-    both = forbidden & SHARED_WITH_THE_UI
+    unclassified = modules - forbidden - allowed
 
     assert not unclassified, (
         f"{sorted(unclassified)}: add each to forbidden_modules of the 'ui-through-client' "
-        "contract in pyproject.toml (control internals), or to SHARED_WITH_THE_UI here "
-        "(a value type the UI and the daemon share)")
-    assert not both
-    assert _control_modules() >= SHARED_WITH_THE_UI, "a shared type was renamed or removed"
+        "contract in pyproject.toml (an internal of control or of the daemon's socket), or to "
+        "SHARED_WITH_THE_UI / CLIENT_FOR_THE_UI here (what the UI may use)")
+    assert not forbidden & allowed
+    assert _modules_of("kiosk.control") >= SHARED_WITH_THE_UI, "a shared type was renamed"
+    if _modules_of("kiosk.ipc"):
+        assert _modules_of("kiosk.ipc") >= CLIENT_FOR_THE_UI, "the client was renamed"
 
 
 def test_an_ignored_import_that_is_gone_fails_the_check(package_copy, tmp_path):
