@@ -214,6 +214,7 @@ def test_duplicate_screening_ids_are_refused(tmp_path: Path) -> None:
 
 # --- issue 11: required seed items, screening order, per-indication time caps ------------------
 
+@pytest.mark.requirement("SR-093")
 @pytest.mark.parametrize("item_id", lim.REQUIRED_SCREENING_IDS)
 def test_a_catalogue_without_a_seed_contraindication_is_refused(tmp_path: Path,
                                                                 item_id: str) -> None:
@@ -229,6 +230,7 @@ def test_a_catalogue_without_a_seed_contraindication_is_refused(tmp_path: Path,
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-093")
 def test_a_catalogue_with_every_seed_item_but_renamed_ids_is_refused(tmp_path: Path) -> None:
     """Renaming counts as dropping: the id is what the records and the rule refer to."""
     path = _variant(tmp_path, 'id = "pregnancy"', 'id = "pregnant"')
@@ -236,6 +238,7 @@ def test_a_catalogue_with_every_seed_item_but_renamed_ids_is_refused(tmp_path: P
         load_catalogue(path)
 
 
+@pytest.mark.requirement("SR-093")
 def test_general_items_are_asked_before_the_area_and_area_items_after(
         catalogue: Catalogue) -> None:
     """domain.md 5, order: items that say "in the area" are asked once the area is known."""
@@ -284,6 +287,7 @@ def test_each_programs_time_cap_is_within_its_indications_cap(
             assert program.cap_stage_s <= cap_min * 60
 
 
+@pytest.mark.requirement("SR-093")
 def test_disincrustation_above_seven_minutes_is_refused(tmp_path: Path) -> None:
     path = _variant(tmp_path, "default_stage_min = 4.0\ncap_stage_min = 7.0",
                     "default_stage_min = 4.0\ncap_stage_min = 7.5")
