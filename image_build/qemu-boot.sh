@@ -12,8 +12,8 @@
 # the 1 s watchdog would abort it); its ExecStartPost= prints "kiosk-control.service READY=1
 # received" only once READY=1 arrived. kiosk-ui runs as shipped (KMS/DRM on the virtio GPU).
 # A qemu-only probe unit then, as root on the console:
-#   1. waits until the UI is the daemon's controlling client (kiosk-ctl status), and prints that
-#      status (CPU affinity, memory lock and the loop's scheduling as the daemon found them) and
+#   1. waits until the UI is the daemon's controlling client (kiosk-ctl status) and its Kivy
+#      window is up (GL version in its log) without a restart, and prints the daemon's status (CPU affinity, memory lock and the loop's scheduling as the daemon found them) and
 #      every thread of both accounts with its CPU and scheduling class (ps);
 #   2. SIGKILLs the UI: the control daemon keeps its PID and stays active, the UI comes back by
 #      itself (Restart=always) and takes control again;
@@ -94,10 +94,22 @@ threads() {
 }
 fail() { say "FAIL: $*"; journalctl -b -u kiosk-ui -u kiosk-control --no-pager -n 40 | sed 's/^/probe:   /'; exit 1; }
 
+window_up() {  # Kivy logs its window provider and then the GL version once the window exists
+  journalctl -b -u kiosk-ui --no-pager -o cat 2>/dev/null | grep -q "\[GL *\] OpenGL version"
+}
 say "control: $(show kiosk-control)"
 say "ui: $(show kiosk-ui)"
 wait_for_ui_in_control 600 || fail "the UI never became the controlling client"
 say "UI in control as '$(controlling)' after $(cut -d' ' -f1 /proc/uptime) s of boot"
+i=0
+until window_up; do
+  [ "$i" -lt 600 ] || fail "the UI's window never came up (no 'OpenGL version' in its log)"
+  sleep 2; i=$((i + 2))
+done
+sleep 10
+[ "$(systemctl show -p NRestarts --value kiosk-ui)" = 0 ] || fail "the UI restarted on its own"
+[ -n "$(controlling)" ] || fail "the UI lost control after its window came up"
+say "UI window up (OpenGL) and still in control, no restart, after $(cut -d' ' -f1 /proc/uptime) s"
 "$ctl" status | sed 's/^/probe:   /'
 say "threads (psr = the CPU last run on, cls FF = SCHED_FIFO):"
 threads
