@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,17 +58,25 @@ def append_until_killed(db_path: Path) -> None:
     from kiosk.records.writer import RecordWriter
 
     out = sys.stdout
+    out_lock = threading.Lock()
+
+    def report(line: str) -> None:
+        """One whole line per write, under a lock: the writer thread's commit reports and this
+        thread's durable reports must never interleave inside a line (print() writes the text
+        and the newline separately)."""
+        with out_lock:
+            out.write(line + "\n")
+            out.flush()
 
     def committed(last_seq: int) -> None:
-        out.write(f"C {last_seq}\n")
-        out.flush()
+        report(f"C {last_seq}")
 
     writer = RecordWriter(db_path, batch_max_events=64, batch_interval_s=0.01,
                           on_commit=committed)
     if not writer.start():
         print(f"FAULT {writer.fault}", flush=True)
         return
-    print("READY", flush=True)
+    report("READY")
     n = 0
     pid = os.getpid()
     while True:
@@ -76,7 +85,7 @@ def append_until_killed(db_path: Path) -> None:
         n += 1
         if writer.post_durable(LogEvent("test.safety", "safety event", "high",
                                         details={"pid": pid, "n": n}), timeout_s=5.0):
-            print(f"D {pid}:{n}", flush=True)
+            report(f"D {pid}:{n}")
         time.sleep(0.002)
 
 
