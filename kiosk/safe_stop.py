@@ -1,10 +1,10 @@
-"""The stop helper: after ANY exit of the kiosk process, put the output stage in the safe state.
+"""The stop helper: after ANY exit of the control daemon, put the output stage in the safe state.
 
-systemd runs ``python -m kiosk.safe_stop`` as ``ExecStopPost=`` of ``kiosk.service`` whatever
-ended the process: a clean stop, an exception, the watchdog's SIGABRT, a segfault, SIGKILL. So
-this module assumes nothing about the process that died. It imports no control code, builds no
-board (no self-test that could refuse to run), and opens the two things it needs directly: the
-GPIO lines of the output stage and the I2C bus of the DAC.
+systemd runs ``python -m kiosk.safe_stop`` as ``ExecStopPost=`` of ``kiosk-control.service``
+whatever ended the process: a clean stop, an exception, the watchdog's SIGABRT, a segfault,
+SIGKILL. So this module assumes nothing about the process that died. It imports no control
+code, builds no board (no self-test that could refuse to run), and opens the two things it needs
+directly: the GPIO lines of the output stage and the I2C bus of the DAC.
 
 Order and independence follow hardware.md section 8 (fault stop): K1 (output relay) low first, by
 GPIO, with no I2C dependency; BOOST_EN low; K2 (polarity relay) low; then the DAC to code 0 in
@@ -12,8 +12,9 @@ power-down (PD = 01, 1 kOhm to GND) and a read-back that proves it. Every step r
 earlier one failed: a dead bus must not keep the relay closed, a missing GPIO chip must not keep
 the DAC driving. The exit status says whether every step succeeded, for the journal.
 
-With ``--fault-screen`` (``kiosk-fault.service``, after the kiosk failed its start limit) it also
-writes a plain-text fault screen to standard output, which systemd points at the panel's tty1.
+With ``--fault-screen`` (``kiosk-fault.service``, after the control daemon failed its start
+limit) it also writes a plain-text fault screen to standard output, which systemd points at the
+panel's tty1.
 """
 
 from __future__ import annotations

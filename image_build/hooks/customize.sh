@@ -53,19 +53,22 @@ PARTUUID=${DISK_ID}-02  /               ext4   ro,noatime,errors=remount-ro     
 PARTUUID=${DISK_ID}-01  /boot/firmware  vfat   ro,noatime,umask=0022,nofail                   0 0
 PARTUUID=${DISK_ID}-03  /data           ext4   rw,noatime,nosuid,nodev,noexec,errors=remount-ro  0 2
 /data/kiosk             /var/lib/kiosk     none  bind,x-systemd.requires-mounts-for=/data   0 0
+/data/kiosk-ui          /var/lib/kiosk-ui  none  bind,x-systemd.requires-mounts-for=/data   0 0
 /data/journal           /var/log/journal   none  bind,x-systemd.requires-mounts-for=/data   0 0
 /data/systemd           /var/lib/systemd   none  bind,x-systemd.requires-mounts-for=/data   0 0
 tmpfs                   /tmp               tmpfs mode=1777,nosuid,nodev,size=64M             0 0
 tmpfs                   /var/tmp           tmpfs mode=1777,nosuid,nodev,size=32M             0 0
 FSTAB
 
-# --- systemd: units, drop-ins, the service account --------------------------------------------
+# --- systemd: units, drop-ins, the service accounts -------------------------------------------
 say "systemd units, drop-ins, sysusers, udev rules"
 src_systemd="$KIOSK_SRC/systemd"
-install -m 0644 "$src_systemd/kiosk.service" "$src_systemd/kiosk-fault.service" \
-  "$root/usr/lib/systemd/system/"
+install -m 0644 "$src_systemd/kiosk-control.service" "$src_systemd/kiosk-ui.service" \
+  "$src_systemd/kiosk-fault.service" "$root/usr/lib/systemd/system/"
 install -D -m 0644 "$src_systemd/system.conf.d/50-kiosk-watchdog.conf" \
   "$root/etc/systemd/system.conf.d/50-kiosk-watchdog.conf"
+install -D -m 0644 "$src_systemd/system.conf.d/50-kiosk-cpus.conf" \
+  "$root/etc/systemd/system.conf.d/50-kiosk-cpus.conf"
 install -D -m 0644 "$src_systemd/journald.conf.d/50-kiosk.conf" \
   "$root/etc/systemd/journald.conf.d/50-kiosk.conf"
 install -D -m 0644 "$src_systemd/sysusers.d/kiosk.conf" "$root/usr/lib/sysusers.d/kiosk.conf"
@@ -73,8 +76,17 @@ install -D -m 0644 "$src_systemd/udev/60-kiosk-devices.rules" \
   "$root/etc/udev/rules.d/60-kiosk-devices.rules"
 install -D -m 0644 "$src_systemd/modules-load.d/kiosk.conf" "$root/etc/modules-load.d/kiosk.conf"
 in_root systemd-sysusers /usr/lib/sysusers.d/kiosk.conf
-in_root id kiosk >&2  # stops the build if the account was not created
-systemctl --root="$root" enable kiosk.service
+# The fixed ids (records and the UI's state keep their owners across images), and the UI's account
+# without any hardware group: stop the build otherwise.
+in_root id kiosk >&2
+in_root id kiosk-ui >&2
+[ "$(in_root id -u kiosk):$(in_root id -g kiosk)" = "990:990" ] || { say "kiosk is not 990:990"; exit 1; }
+[ "$(in_root id -u kiosk-ui):$(in_root id -g kiosk-ui)" = "989:989" ] \
+  || { say "kiosk-ui is not 989:989"; exit 1; }
+if in_root id -nG kiosk-ui | tr ' ' '\n' | grep -qx -e i2c -e gpio; then
+  say "kiosk-ui must not be in i2c or gpio: $(in_root id -nG kiosk-ui)"; exit 1
+fi
+systemctl --root="$root" enable kiosk-control.service kiosk-ui.service
 systemctl --root="$root" mask getty@tty1.service
 
 # --- the kiosk: a venv with the pinned wheels and the wheel of this commit ---------------------
@@ -95,7 +107,7 @@ kiosk_pip install --no-index --no-deps "${built_wheels[@]}"
 kiosk_pip check
 in_root env KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1 KIVY_NO_CONSOLELOG=1 KIVY_HOME=/tmp/kivy-home \
   PYTHONDONTWRITEBYTECODE=1 /opt/kiosk/venv/bin/python -c \
-  'import kivy, gpiozero, lgpio, adafruit_ads1x15, adafruit_mcp4725, sdnotify, kiosk'
+  'import kivy, gpiozero, lgpio, adafruit_ads1x15, adafruit_mcp4725, sdnotify, msgspec, babel, argon2, kiosk'
 install -m 0644 "$KIOSK_SRC/systemd/README.md" "$root/opt/kiosk/README.systemd.md"
 
 # --- configuration and records ---------------------------------------------------------------
@@ -106,8 +118,9 @@ if [ -f "$KIOSK_SRC/kiosk/hal/board.toml" ]; then
 else
   say "WARNING: kiosk/hal/board.toml is not in this commit: no /etc/kiosk/board.toml"
 fi
-install -d -m 0755 "$root/data" "$root/var/lib/kiosk" "$root/var/log/journal"
+install -d -m 0755 "$root/data" "$root/var/lib/kiosk" "$root/var/lib/kiosk-ui" "$root/var/log/journal"
 in_root install -d -m 0750 -o kiosk -g kiosk /data/kiosk
+in_root install -d -m 0750 -o kiosk-ui -g kiosk-ui /data/kiosk-ui
 in_root install -d -m 2755 -o root -g systemd-journal /data/journal
 cp -a "$root/var/lib/systemd" "$root/data/systemd"
 

@@ -183,22 +183,49 @@ def test_kernel_command_line_mounts_the_root_read_only_by_partuuid_quietly(parts
     assert not any(w in ("console=tty0", "console=tty1") for w in words)
 
 
-def test_kiosk_unit_is_installed_enabled_and_the_panel_getty_masked(parts):
+@pytest.mark.parametrize("unit", ["kiosk-control.service", "kiosk-ui.service"])
+def test_both_kiosk_units_are_the_committed_ones_and_enabled(parts, unit):
     root = parts["root"]
     commit = dict(line.split("=", 1) for line in
                   ext4_cat(root, "/usr/share/kiosk-image/build-info").split())["GIT_COMMIT"]
-    shipped = ext4_cat(root, "/usr/lib/systemd/system/kiosk.service")
-    committed = subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:systemd/kiosk.service"],
+    shipped = ext4_cat(root, f"/usr/lib/systemd/system/{unit}")
+    committed = subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:systemd/{unit}"],
                                capture_output=True, text=True)
     if committed.returncode == 0:
         assert shipped == committed.stdout
-    assert "Type=notify" in shipped
+    assert "ExecStart=/opt/kiosk/venv/bin/kiosk" in shipped
 
-    wants = ext4(root, "stat /etc/systemd/system/multi-user.target.wants/kiosk.service")
+    wants = ext4(root, f"stat /etc/systemd/system/multi-user.target.wants/{unit}")
     assert "Type: symlink" in wants
-    assert re.search(r'Fast link dest: "(/usr)?/lib/systemd/system/kiosk.service"', wants)
+    assert re.search(rf'Fast link dest: "(/usr)?/lib/systemd/system/{unit}"', wants)
+
+
+def test_the_panel_getty_is_masked_and_the_loop_core_kept_free(parts):
+    root = parts["root"]
     getty = ext4(root, "stat /etc/systemd/system/getty@tty1.service")
     assert 'Fast link dest: "/dev/null"' in getty
+    cpus = ext4_cat(root, "/etc/systemd/system.conf.d/50-kiosk-cpus.conf")
+    assert "CPUAffinity=0-2" in cpus.splitlines()
+    assert "kiosk.service" not in ext4(root, "ls -p /usr/lib/systemd/system")  # the old unit
+
+
+def _accounts(root: Partition) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    passwd = {line.split(":")[0]: line.split(":")
+              for line in ext4_cat(root, "/etc/passwd").splitlines() if line}
+    group = {line.split(":")[0]: line.split(":")
+             for line in ext4_cat(root, "/etc/group").splitlines() if line}
+    return passwd, group
+
+
+def test_accounts_have_the_fixed_ids_and_the_ui_no_hardware_group(parts):
+    passwd, group = _accounts(parts["root"])
+
+    assert passwd["kiosk"][2:4] == ["990", "990"]
+    assert passwd["kiosk-ui"][2:4] == ["989", "989"]
+    members = {name: set(fields[3].split(",")) for name, fields in group.items()}
+    assert "kiosk-ui" not in members["i2c"] | members["gpio"]
+    assert {"kiosk-ui"} <= members["video"] & members["input"] & members["render"]
+    assert "kiosk" in members["i2c"] & members["gpio"] & members["kiosk-ui"]
 
 
 def test_package_manifest_equals_the_pinned_list(parts):
@@ -233,6 +260,9 @@ def test_root_is_read_only_and_records_go_to_the_data_partition(parts):
 
     records = ext4(parts["data"], "stat /kiosk")
     assert re.search(r"User:\s+990\s+Group:\s+990", records)
+    assert re.search(r"^/data/kiosk-ui\s+/var/lib/kiosk-ui\s+none\s+bind", fstab, re.MULTILINE)
+    ui_state = ext4(parts["data"], "stat /kiosk-ui")
+    assert re.search(r"User:\s+989\s+Group:\s+989", ui_state)
 
 
 def test_board_configuration_is_in_etc_kiosk(parts):
