@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kiosk.control.codes import Reason
 from kiosk.control.snapshot import TreatmentState
-from kiosk.i18n import N_, _
+from kiosk.i18n import N_, _, numbers
 
 # code -> (what happened, what to do)
 FAULT_TEXTS: dict[str, tuple[str, str]] = {
@@ -97,7 +97,7 @@ def reason_text(reason: Reason) -> str:
     if known is None:
         return reason.text
     try:
-        return _(known).format(**dict(reason.details))
+        return numbers.format_template(_(known), **dict(reason.details))
     except (KeyError, ValueError, IndexError):
         return reason.text
 

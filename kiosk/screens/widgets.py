@@ -17,7 +17,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.control.commands import Polarity
-from kiosk.i18n import _
+from kiosk.i18n import _, numbers
 from kiosk.screens import theme
 
 _BUTTON_KINDS = {
@@ -308,11 +308,15 @@ class Banner(Panel):
 
 
 def format_ma(value_ma: float) -> str:
-    return _("{value} mA").format(value=f"{value_ma:.2f}")
+    return _("{value} mA").format(value=numbers.decimal(value_ma, 2))
 
 
 def format_dose(value_ma_min: float) -> str:
-    return _("{value} mA·min").format(value=f"{value_ma_min:.1f}")
+    return _("{value} mA·min").format(value=numbers.decimal(value_ma_min, 1))
+
+
+def format_volts(value_v: float) -> str:
+    return _("{value} V").format(value=numbers.decimal(value_v, 1))
 
 
 def format_min_s(seconds: float) -> str:
@@ -322,7 +326,5 @@ def format_min_s(seconds: float) -> str:
 
 
 def format_minutes(seconds: float) -> str:
-    minutes = seconds / 60.0
-    text = f"{minutes:.0f}" if abs(minutes - round(minutes)) < 1e-9 else f"{minutes:.1f}"
-    return _("{value} min").format(value=text)
+    return _("{value} min").format(value=numbers.minutes(seconds / 60.0))
 
