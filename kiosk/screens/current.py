@@ -80,7 +80,7 @@ class CurrentScreen(KioskScreen):
         self.state_band = Panel(orientation="horizontal", size_hint_y=None, height=46,
                                 padding=(12, 2), spacing=10)
         self.state_label = FitLabel(text="", ref="state_word", bold=True,
-                                    max_font_px=theme.HEADING_PX - 2, size_hint_x=0.45)
+                                    max_font_px=theme.HEADING_PX - 2, size_hint_x=0.62)
         self.state_band.add_widget(self.state_label)
         self.state_band.add_widget(FitLabel(text=program.title, ref="program_title",
                                             halign="right", max_font_px=theme.SMALL_PX + 2))

@@ -109,9 +109,9 @@ class LivePlot(Widget):
             label = self._scale_labels[index]
             label.text = numbers.decimal(scale_ma * index / 2,
                                          2 if scale_ma < 1 else 1)
-            label.size = (SCALE_WIDTH_PX - 6, 20)
+            label.size = (SCALE_WIDTH_PX - 6, 24)
             label.text_size = label.size
-            label.pos = (self.x, min(max(y - 10, self.y), self.top - 20))
+            label.pos = (self.x, min(max(y - 12, self.y), self.top - 24))
         cap_y = y_of(self.cap_ma)
         self._cap.points = [x0, cap_y, x0 + width, cap_y] if self.cap_ma > 0 else []
         if self.samples:

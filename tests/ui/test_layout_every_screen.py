@@ -148,7 +148,7 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("burning")
     k.advance(3.0)
     look.check("after burning")
-    k.tap("slot_b")  # end the current stage
+    k.tap("slot_a")  # after burning the primary action ends the current stage
     look.check("timer not started")
     k.tap("timer_start")
     app.flow.tonic.started_at_s -= app.flow.tonic.duration_s
