@@ -103,6 +103,8 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
             k.tap("confirm_active")
             assert k.screen == "placement"
             look.check(f"{area.id}.{indication.id}")
+            if look.language == "ru" and (area.id, indication.id) == ("face", "disincrustation"):
+                k.screenshot("23_placement_ru")
             app.nav.back_to("indication")
         app.nav.back_to("area")
 
@@ -129,6 +131,8 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     look.check("ramp up")
     k.advance_until(lambda s: s.state is TreatmentState.HOLD, timeout_s=120.0)
     look.check("hold")
+    if look.language == "ru":
+        k.screenshot("21_current_ru")
     k.tap("slot_a")  # pause
     k.advance_until(lambda s: s.state is TreatmentState.PAUSED, timeout_s=90.0)
     look.check("paused")
@@ -137,6 +141,8 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("inject_contact_loss") if k.has("inject_contact_loss") else app.inject("contact_loss")
     k.advance_until(lambda s: s.fault is not None, timeout_s=5.0)
     look.check("fault overlay")
+    if look.language == "ru":
+        k.screenshot("22_fault_ru")
     app.inject("contact_restore")
     k.advance(2.0)
     k.tap("acknowledge")
@@ -159,6 +165,8 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("sensation_warm")
     k.tap("save")
     look.check("saved")
+    if look.language == "ru":
+        k.screenshot("24_summary_ru")
     k.tap("done")
 
     # the same client again: the history of a returning client
