@@ -13,8 +13,16 @@ state directory, e.g. ``--dir /var/lib/kiosk/bench``):
    ``kiosk.control`` ``ControlLoop`` on the wall clock once it does). It does a small fixed
    amount of work and posts an event every 10th cycle; its wake-up lateness p50/p99/max and
    overruns are printed idle and while another thread floods the writer.
+4. issue 12, side by side in one run (two writers, events alternating between them): a safety
+   event from ``post()`` to the end of its durable commit WITHOUT (the WAL fsync only: the
+   behaviour before issue 12, ``anchor_and_checkpoint=False``) and WITH the checkpoint into
+   the main file and the anchor (file written atomically + journal/log); the share of that
+   cost, ``post_durable()`` round trips both ways, and the writer's periodic file check
+   (inode/device of the three files + read-back of the last event through a fresh
+   connection).
 
 Usage: .venv/bin/python bench/bench_records.py [--dir DIR] [--quick] [--switch-interval-ms 1]
+       [--only-durability]
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install
 
 from kiosk.hal.clock import RealClock
+from kiosk.records import anchor as chain_anchor
 from kiosk.records.events import LogEvent, stamp
 from kiosk.records.store import RecordStore
 from kiosk.records.writer import RecordWriter
@@ -219,10 +228,85 @@ def bench_loop(folder: Path, seconds: float) -> None:
             line("  one post() inside the loop", loop.post_s, "us")
 
 
+def bench_durability(folder: Path, count: int) -> None:
+    print(f"4. safety event to disk, before vs after issue 12 ({count} events each, alternating)")
+    modes = {"before: WAL fsync only": False, "after: + checkpoint + anchor": True}
+    writers: dict[str, RecordWriter] = {}
+    clocks: dict[str, CommitClock] = {}
+    for index, (label, protect) in enumerate(modes.items()):
+        clocks[label] = CommitClock()
+        (folder / f"mode{index}").mkdir()
+        writers[label] = RecordWriter(folder / f"mode{index}" / "records.sqlite3",
+                                      anchor_and_checkpoint=protect, on_commit=clocks[label],
+                                      check_interval_s=3600.0)
+        writers[label].start()
+    to_disk: dict[str, list[float]] = {label: [] for label in modes}
+    checkpoint_s: list[float] = []
+    anchor_s: list[float] = []
+    for i in range(count):
+        for label, writer in writers.items():
+            seq = writer.last_committed_seq + 1
+            t0 = time.perf_counter()
+            writer.post(event(i, "high"))
+            while writer.last_committed_seq < seq:
+                time.sleep(0.0002)
+            to_disk[label].append(clocks[label].time_of(seq) - t0)
+            if modes[label]:
+                checkpoint_s.append(writer.last_checkpoint_s)
+                anchor_s.append(writer.last_anchor_s)
+            time.sleep(0.002)
+    for label in modes:
+        line(f"post -> durable, {label}", to_disk[label])
+    line("of which the checkpoint (after)", checkpoint_s)
+    line("of which the anchor file + journal (after)", anchor_s)
+    for label, writer in writers.items():
+        times: list[float] = []
+        for i in range(count // 2):
+            t0 = time.perf_counter()
+            writer.post_durable(event(i), timeout_s=10.0)
+            times.append(time.perf_counter() - t0)
+        line(f"post_durable() round trip, {label}", times)
+    for label, writer in writers.items():  # bytes the process sent to the disk (SD wear)
+        before_bytes = _written_bytes()
+        for i in range(count // 2):
+            writer.post_durable(event(i, "high"), timeout_s=10.0)
+        spent = _written_bytes() - before_bytes
+        if spent >= 0:
+            print(f"  disk writes per safety event, {label}: {spent / (count // 2) / 1024:.1f}"
+                  " KiB (/proc/self/io write_bytes)")
+    after = writers["after: + checkpoint + anchor"]
+    identity = chain_anchor.FileIdentity.of(after.path)
+    checks: list[float] = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        problem = identity.problem(after.path) or after._read_back()  # the writer's own read-back
+        checks.append(time.perf_counter() - t0)
+        assert problem is None, problem
+    line("periodic file check (3 stats + read-back)", checks)
+    for label, writer in writers.items():
+        wal = Path(f"{writer.path}-wal")
+        size = wal.stat().st_size if wal.exists() else 0
+        writer.stop()
+        print(f"  {label}: WAL {size / 1024:.0f} KiB at the end, healthy={writer.fault is None}")
+
+
+def _written_bytes() -> int:
+    """This process's bytes sent to the block layer so far (-1 where /proc has no io file)."""
+    try:
+        for text in Path("/proc/self/io").read_text().splitlines():
+            if text.startswith("write_bytes:"):
+                return int(text.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=None, help="database folder (must exist)")
     parser.add_argument("--quick", action="store_true", help="smaller counts, 3 s loops")
+    parser.add_argument("--only-durability", action="store_true",
+                        help="section 4 only (before/after issue 12)")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
                         help="sys.setswitchinterval for the run (Python's default is 5 ms): how"
                              " long a thread holding the GIL may keep a waking loop waiting")
@@ -234,9 +318,13 @@ def main() -> None:
         print(f"records bench in {folder} (Python {sys.version.split()[0]},"
               f" GIL switch interval {sys.getswitchinterval() * 1000:.1f} ms)")
         quick = args.quick
+        if args.only_durability:
+            bench_durability(folder, 100 if quick else 300)
+            return
         bench_store(folder, 100 if quick else 300, 50 if quick else 200)
         bench_writer(folder, 5_000 if quick else 20_000, 100 if quick else 300)
         bench_loop(folder, 3.0 if quick else 8.0)
+        bench_durability(folder, 100 if quick else 300)
 
 
 if __name__ == "__main__":

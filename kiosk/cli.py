@@ -5,6 +5,11 @@ a screen (:func:`kiosk.control.service.run_headless`: self-test, READY and watch
 systemd, safe state on SIGTERM), so the systemd unit and the README use one entry point. It is
 routed before anything of Kivy is imported.
 
+Before any window: the state folder is chosen and locked (:mod:`kiosk.entry.state_dir`: under
+``--sim`` a fresh temporary folder per run, printed; a second instance on one folder is refused,
+exit 3) and the board configuration is read; a bad argument or file is one line on stderr and
+exit 2, never a traceback (exit codes: docs/exit-codes.md, the same on every entry point).
+
 Order matters: Kivy reads its window settings when the window is created, so the 800x480 size
 (or full screen on the device) is set before anything imports the window. The controller is
 built and started before the first screen, and whatever way the app ends (window closed, SIGTERM
@@ -22,23 +27,21 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import i18n
+from kiosk.entry import exit_codes
+from kiosk.entry.arguments import STATE_DIR_HELP, add_board_arguments
 
-SIM_STATE_DIR = Path.home() / ".local" / "state" / "galvanic-kiosk-sim"
 DEFAULT_SERVICE_PIN = "2468"
+PROG = "kiosk"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kiosk", description="The galvanic treatment kiosk.")
-    parser.add_argument("--sim", action="store_true",
-                        help="run on the simulated board (a window of the device's size, "
-                             "developer menu with fault injection)")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="The galvanic treatment kiosk (--sim: on the simulated board, "
+                               "a window of the device's size, developer menu with fault "
+                               "injection). Exit codes: docs/exit-codes.md.")
+    add_board_arguments(parser, state_dir_help=STATE_DIR_HELP)
     parser.add_argument("--fullscreen", action="store_true",
                         help="full screen (the device's 7-inch panel)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated board")
-    parser.add_argument("--config", type=Path, default=None, help="board configuration (TOML)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="records and calibration folder (default: /var/lib/kiosk, or "
-                             f"{SIM_STATE_DIR} under --sim)")
     parser.add_argument("--language", choices=sorted(i18n.LANGUAGES),
                         default=i18n.DEFAULT_LANGUAGE)
     parser.add_argument("--headless", action="store_true",
@@ -77,17 +80,6 @@ def share_the_gil_with_the_control_thread() -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
-def state_dir_for(args: argparse.Namespace) -> Path:
-    if args.state_dir is not None:
-        return Path(args.state_dir)
-    if args.sim:
-        SIM_STATE_DIR.mkdir(parents=True, exist_ok=True)
-        return SIM_STATE_DIR
-    from kiosk.records import default_state_dir
-
-    return default_state_dir()
-
-
 def fault_injector(controller: Any) -> Any:
     """The simulated board's ``inject(name, **params)`` through the controller, or None."""
     if getattr(getattr(controller, "board", None), "sim", None) is None:
@@ -105,7 +97,26 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.control.service import run_headless
 
         return run_headless(arguments)
-    args = parse_args(arguments)
+    args = parse_args(arguments)  # a bad argument: exit 2 with the reason (argparse)
+    return exit_codes.guarded(PROG, lambda: run_kiosk(args))
+
+
+def run_kiosk(args: argparse.Namespace) -> int:
+    """The kiosk with its window; what fails before the window opens is refused with its code."""
+    from kiosk.control.service import board_config_path
+    from kiosk.entry.state_dir import open_state_dir
+    from kiosk.hal.config import load_board_config
+
+    state_lock = open_state_dir(args.state_dir, sim=args.sim, prog=PROG)
+    try:
+        config_path = board_config_path(args.config)
+        load_board_config(config_path)  # a bad file is refused here, before Kivy and a window
+        return _run_app(args, config_path, state_lock.folder)
+    finally:
+        state_lock.release()
+
+
+def _run_app(args: argparse.Namespace, config_path: Path | None, state_dir: Path) -> int:
     configure_kivy(fullscreen=args.fullscreen)
     share_the_gil_with_the_control_thread()
     from kiosk.app import KioskApp
@@ -115,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.records import records_path
     from kiosk.screens.records_view import RecordsView
 
-    state_dir = state_dir_for(args)
-    controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
+    controller = build_controller(sim=args.sim, seed=args.seed, config_path=config_path,
                                   state_dir=state_dir)
     records_view = RecordsView.open(records_path(state_dir),
                                     writer=getattr(controller, "writer", None))
@@ -137,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         controller.close()  # stops the loop (current to zero, relay open), writer, board
         if isinstance(records_view, RecordsView):
             records_view.close_store()
-    return 0
+    return exit_codes.OK
 
 
 if __name__ == "__main__":

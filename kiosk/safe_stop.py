@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from kiosk.hal.dac import FAST_WRITE_POWER_DOWN_1K, DacStatus
 
@@ -45,15 +45,40 @@ class SafeStopWiring:
     polarity_relay_pin: int = 22
 
 
+@dataclass(frozen=True)
+class WiringChoice:
+    wiring: SafeStopWiring
+    note: str  # one line for the journal: where the wiring came from, or why not
+    exit_code: int = 0  # 0, or the code of a refused configuration (the stop still runs)
+
+
 def wiring_from_config(path: Path | None) -> tuple[SafeStopWiring, str]:
+    """(wiring, note) of :func:`choose_wiring`."""
+    choice = choose_wiring(path)
+    return choice.wiring, choice.note
+
+
+def choose_wiring(path: Path | None) -> WiringChoice:
     """The wiring named in the board configuration, or hardware.md's defaults when the file
-    cannot be read: a broken configuration must not stop the stop. Returns (wiring, note)."""
+    cannot be used: a broken configuration must not stop the stop. A refused file (a
+    :class:`~kiosk.files.BadInput`) is reported with exit code 2, anything else as a bug (70),
+    after every step has run."""
+    from kiosk.entry import exit_codes
+
     try:
+        from kiosk.files import BadInput
         from kiosk.hal.config import load_board_config
 
-        config = load_board_config(path)
-    except Exception as error:  # ConfigError, a missing file, a broken package: use defaults
-        return SafeStopWiring(), f"board configuration unusable ({error}); hardware.md defaults"
+        try:
+            config = load_board_config(path)
+        except BadInput as error:
+            return WiringChoice(SafeStopWiring(), f"board configuration refused: {error}; "
+                                                  f"hardware.md defaults used",
+                                exit_codes.BAD_INPUT)
+    except Exception as error:  # a broken package: still stop, on the defaults
+        return WiringChoice(SafeStopWiring(), f"board configuration unusable "
+                                              f"({type(error).__name__}: {error}); hardware.md "
+                                              f"defaults used", exit_codes.INTERNAL_ERROR)
     wiring = SafeStopWiring(
         i2c_bus=config.i2c.bus,
         dac_address=config.i2c.dac_address,
@@ -61,7 +86,7 @@ def wiring_from_config(path: Path | None) -> tuple[SafeStopWiring, str]:
         boost_enable_pin=config.gpio.boost_en,
         polarity_relay_pin=config.gpio.k2_polarity,
     )
-    return wiring, f"wiring from {config.source}"
+    return WiringChoice(wiring, f"wiring from {config.source}")
 
 
 @dataclass(frozen=True)
@@ -220,16 +245,29 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    wiring, wiring_note = wiring_from_config(args.config)
-    report = force_safe_state(wiring, pin_factory=None, open_dac_bus=LinuxI2C)
-    log = sys.stderr
-    print(f"safe_stop: reason {args.reason or 'not given'}; {wiring_note}", file=log)
+    """Exit codes (docs/exit-codes.md): every step runs first, whatever the code. 0: every step
+    confirmed; 1: a step not confirmed (the output may not be off; this wins over the others);
+    2: the board configuration was refused (the stop ran on hardware.md's wiring), or a bad
+    argument; 70: a bug on the way (the stop ran on hardware.md's wiring)."""
+    return stop_and_report(_parse_args(argv), pin_factory=None, open_dac_bus=LinuxI2C)
+
+
+def stop_and_report(args: argparse.Namespace, *, pin_factory: Any,
+                    open_dac_bus: Callable[[int], DacBus], log: TextIO | None = None) -> int:
+    """The whole helper after its arguments: wiring, every step, the journal lines, the code."""
+    from kiosk.entry import exit_codes
+
+    out = log if log is not None else sys.stderr
+    choice = choose_wiring(args.config)
+    report = force_safe_state(choice.wiring, pin_factory=pin_factory, open_dac_bus=open_dac_bus)
+    print(f"safe_stop: reason {args.reason or 'not given'}; {choice.note}", file=out)
     for line in report.lines():
-        print(line, file=log)
+        print(line, file=out)
     if args.fault_screen:
         print(fault_screen_text(args.reason or "unknown", report), flush=True)
-    return 0 if report.ok else 1
+    if not report.ok:
+        return exit_codes.FAILED
+    return choice.exit_code
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def test_only_the_headless_flag_routes_to_the_service() -> None:
 
 def test_kiosk_headless_sim_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     notify_path = tmp_path / "notify.sock"
+    (tmp_path / "state").mkdir()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(notify_path))
         env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000",
@@ -72,4 +73,4 @@ def test_kiosk_headless_sim_starts_and_stops_cleanly_on_sigterm(tmp_path: Path) 
     assert process.returncode == 0, stderr
     assert "self-test passed" in stderr
     assert any("STOPPING=1" in m for m in stopping), stopping
-    assert (tmp_path / "state").is_dir()  # the records went where --state-dir said
+    assert (tmp_path / "state" / "records.sqlite3").is_file()  # where --state-dir said

@@ -37,6 +37,9 @@ class Area:
     dose_cap_ma_min: float
     return_electrode: str
     placement_rules: tuple[str, ...]
+    expected_sensations: tuple[str, ...] = ()
+    """What the client may feel in this area besides the catalogue-wide notes (the eye area:
+    flashes of light mean stop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +145,15 @@ class Program:
 
 @dataclass(frozen=True, slots=True)
 class ScreeningItem:
-    """A blocking contraindication: "yes" ends every current stage of the session."""
+    """A blocking contraindication: "yes" ends every current stage of the session.
+
+    ``scope`` says when it is asked (domain.md 5): ``general`` before the area is chosen,
+    ``area`` once it is known (the question is about the treated area).
+    """
 
     id: str
     question: str
+    scope: str = "general"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,15 @@ class Catalogue:
     caution_items: tuple[CautionItem, ...]
     expected_sensations: tuple[str, ...]
     source: str = str(DEFAULT_PATH)
+
+    def screening_for(self, scope: str) -> tuple[ScreeningItem, ...]:
+        """The screening items asked at one point of the flow (``general`` or ``area``)."""
+        return tuple(item for item in self.screening_items if item.scope == scope)
+
+    def sensations_for(self, area_id: str) -> tuple[str, ...]:
+        """What the client may feel: the area's own notes first (they may say stop), then the
+        catalogue-wide ones."""
+        return self.area(area_id).expected_sensations + self.expected_sensations
 
     def area(self, area_id: str) -> Area:
         for area in self.areas:
@@ -320,7 +337,8 @@ class _Loader:
             raise self.fail(where, f"unknown area; allowed: {list(lim.AREAS)}")
         t = self.table(value, where)
         self.check_keys(t, where, {"name", "current_cap_ma", "dose_cap_ma_min",
-                                   "return_electrode", "placement_rules"})
+                                   "return_electrode", "placement_rules"},
+                        {"expected_sensations"})
         return Area(
             id=area_id,
             name=self.text(t, "name", where),
@@ -330,6 +348,7 @@ class _Loader:
                                         lim.AREA_DOSE_CAP_MA_MIN[area_id], "mA·min"),
             return_electrode=self.text(t, "return_electrode", where),
             placement_rules=self.texts(t, "placement_rules", where),
+            expected_sensations=self.texts(t, "expected_sensations", where),
         )
 
     def indication(self, indication_id: str, value: object) -> Indication:
@@ -444,8 +463,11 @@ class _Loader:
                                lim.EYE_BALL_ABSOLUTE_DENSITY_MA_PER_CM2)
         density = self.number(t, "density_cap_ma_per_cm2", where, 0.01, absolute_density,
                               "mA/cm²")
+        stage_ceiling_s = min(lim.STAGE_TIME_CAP_S,
+                              lim.INDICATION_STAGE_TIME_CAP_S.get(indication_id,
+                                                                  lim.STAGE_TIME_CAP_S))
         cap_stage_s = 60.0 * self.number(t, "cap_stage_min", where, lim.MIN_STAGE_TIME_S / 60.0,
-                                         lim.STAGE_TIME_CAP_S / 60.0, "min")
+                                         stage_ceiling_s / 60.0, "min")
         default_stage_s = 60.0 * self.number(t, "default_stage_min", where,
                                              lim.MIN_STAGE_TIME_S / 60.0, cap_stage_s / 60.0,
                                              "min")
@@ -490,9 +512,18 @@ class _Loader:
         for n, value in enumerate(raw):
             where = f"screening[{n}]"
             t = self.table(value, where)
-            self.check_keys(t, where, {"id", "question"})
-            items.append(ScreeningItem(self.text(t, "id", where), self.text(t, "question", where)))
+            self.check_keys(t, where, {"id", "question", "scope"})
+            scope = self.text(t, "scope", where)
+            if scope not in lim.SCREENING_SCOPES:
+                raise self.fail(f"{where}.scope", f"{scope!r} is not a scope; allowed: "
+                                                  f"{list(lim.SCREENING_SCOPES)}")
+            items.append(ScreeningItem(self.text(t, "id", where), self.text(t, "question", where),
+                                       scope))
         self.unique([i.id for i in items], "screening")
+        missing = [i for i in lim.REQUIRED_SCREENING_IDS if i not in {x.id for x in items}]
+        if missing:
+            raise self.fail("screening", f"required contraindications missing: {missing} "
+                                         f"(domain.md 5: the seed items can never be dropped)")
         return tuple(items)
 
     def caution(self, raw: object) -> tuple[CautionItem, ...]:

@@ -33,6 +33,32 @@ ROLLER_DISINCRUSTATION_ABSOLUTE_DENSITY_MA_PER_CM2 = 0.3
 a fixed pad (a stalled roller is one)."""
 EYE_BALL_ABSOLUTE_DENSITY_MA_PER_CM2 = 0.2
 
+INDICATION_STAGE_TIME_CAP_S = MappingProxyType({
+    "disincrustation": 7 * 60.0,
+    "pigmentation": 15 * 60.0,
+    "ageing": 15 * 60.0,
+    "puffiness": 8 * 60.0,
+    "dry_skin": 12 * 60.0,
+})
+"""Current-stage time cap per indication (domain.md 4, "Current-stage time default / cap"); the
+catalogue may set a lower cap, never a higher one. The optional second phase of disincrustation
+(acidic toner) has its own 3 min cap in the catalogue, below this one."""
+
+REQUIRED_SCREENING_IDS: tuple[str, ...] = (
+    "pregnancy",
+    "lactation",
+    "cancer_or_suspicious_lesion",
+    "endocrine_disorder",
+    "ent_condition",
+    "chronic_skin_condition",
+)
+"""The contraindications of the seed article ([0] in domain.md 5): a catalogue that lacks any of
+them is refused at start-up, so an edit can never drop pregnancy from the screening."""
+
+SCREENING_SCOPES: tuple[str, ...] = ("general", "area")
+"""domain.md 5, order: ``general`` items are asked before the area is chosen; ``area`` items
+("in the area") once it is known, so the answer is about that area."""
+
 DEVICE_DOSE_CAP_MA_MIN = 30.0
 CHARGE_DENSITY_CAP_MA_MIN_PER_CM2 = 3.0
 STAGE_TIME_CAP_S = 20 * 60.0

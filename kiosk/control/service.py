@@ -9,7 +9,6 @@ passed, ``WATCHDOG=1`` from healthy cycles, SIGTERM -> a normal stop and the saf
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -34,6 +33,7 @@ from kiosk.hal.config import load_board_config
 from kiosk.hal.factory import build_board
 
 if TYPE_CHECKING:
+    from kiosk.entry.arguments import HeadlessArgs
     from kiosk.hal.sim.skin import SkinParams
     from kiosk.records.writer import RecordWriter
 
@@ -128,6 +128,13 @@ class Controller:
         self.board.sim.clear(name)
 
 
+def board_config_path(given: Path | None) -> Path | None:
+    """``given``, else ``$KIOSK_BOARD_CONFIG`` when set, else None (the shipped defaults)."""
+    if given is None and os.environ.get(BOARD_CONFIG_ENV):
+        return Path(os.environ[BOARD_CONFIG_ENV])
+    return given
+
+
 def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
                      load: SkinParams | None = None,
@@ -139,9 +146,7 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
     ``clock`` defaults to the wall clock; pass a ``VirtualClock`` to drive it with ``run_for``.
     The self-test runs on the loop's first cycle; ``READY=1`` goes out when it passed.
     """
-    if config_path is None and os.environ.get(BOARD_CONFIG_ENV):
-        config_path = Path(os.environ[BOARD_CONFIG_ENV])
-    config = load_board_config(config_path)
+    config = load_board_config(board_config_path(config_path))
     board = build_board(config, sim=sim, clock=clock if clock is not None else RealClock(),
                         seed=seed, load=load)
     writer: RecordWriter | None = None
@@ -152,7 +157,6 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
         if state_dir is not None:
             from kiosk.records import RecordWriter, records_path
 
-            Path(state_dir).mkdir(parents=True, exist_ok=True)
             writer = RecordWriter(records_path(state_dir))
             if not writer.start():
                 _log.error("records storage fault: %s", writer.fault_reason)
@@ -170,53 +174,30 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
 # ---------------------------------------------------------------------------- headless
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="kiosk --headless",
-        description="The control service without a screen: self-test, READY, watchdog pings, "
-                    "safe state on SIGTERM.")
-    parser.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--sim", action="store_true", help="run on the simulated board")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated board")
-    parser.add_argument("--config", type=Path, default=None, help="board configuration (TOML)")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="records folder (default: no records)")
-    parser.add_argument("--inject", action="append", default=[], metavar="NAME@SECONDS",
-                        help="simulated board only: inject fault NAME (params as "
-                             "NAME:key=value,key=value) that many seconds after start; "
-                             "repeatable (service tests: a stalled loop must stop the pings)")
-    return parser.parse_args(list(argv) if argv is not None else None)
-
-
-def _parse_injection(text: str) -> tuple[str, dict[str, Any], float]:
-    try:
-        spec, at_text = text.rsplit("@", 1)
-        at_s = float(at_text)
-        name, _, params_text = spec.partition(":")
-        params: dict[str, Any] = {}
-        for item in filter(None, params_text.split(",")):
-            key, value = item.split("=", 1)
-            try:
-                params[key] = float(value)
-            except ValueError:
-                params[key] = value
-    except ValueError as error:
-        raise SystemExit(f"--inject {text!r}: expected NAME[:key=value,...]@SECONDS") from error
-    return name, params, at_s
-
-
 def run_headless(argv: Sequence[str] | None = None) -> int:
-    """The control service without a screen. Exit 0 after SIGTERM/SIGINT (board left safe),
-    1 when the self-test fails (no READY: systemd fails the start), 2 for bad arguments."""
-    args = parse_args(argv)
+    """The control service without a screen; exit codes as on every entry point
+    (docs/exit-codes.md): 0 after SIGTERM/SIGINT (board left safe), 1 when the self-test fails
+    (no READY: systemd fails the start), 2 for a bad argument or file, 3 when the state folder
+    is in use by another instance, 70 for a bug."""
+    from kiosk.entry.arguments import parse_headless_args
+    from kiosk.entry.exit_codes import guarded
+
+    args = parse_headless_args(argv)  # exits 2 with the reason for a bad argument
+    return guarded("kiosk --headless", lambda: _run_headless(args))
+
+
+def _run_headless(args: HeadlessArgs) -> int:
+    from kiosk.entry.state_dir import open_state_dir
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    injections = [_parse_injection(text) for text in args.inject]
-    if injections and not args.sim:
-        print("--inject needs --sim", file=sys.stderr)
-        return 2
+    state_lock = open_state_dir(args.state_dir, sim=args.sim, prog="kiosk --headless")
     notifier = SystemdWatchdog()
-    controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
-                                  state_dir=args.state_dir, notifier=notifier)
+    try:
+        controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
+                                      state_dir=state_lock.folder, notifier=notifier)
+    except BaseException:
+        state_lock.release()
+        raise
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -226,8 +207,9 @@ def run_headless(argv: Sequence[str] | None = None) -> int:
     timers: list[threading.Timer] = []
     try:
         controller.start()
-        for name, params, at_s in injections:
-            timer = threading.Timer(at_s, controller.inject, args=(name,), kwargs=params)
+        for injection in args.injections:
+            timer = threading.Timer(injection.at_s, controller.inject, args=(injection.name,),
+                                    kwargs=dict(injection.params))
             timer.daemon = True
             timer.start()
             timers.append(timer)
@@ -250,6 +232,7 @@ def run_headless(argv: Sequence[str] | None = None) -> int:
         for timer in timers:
             timer.cancel()
         controller.close()
+        state_lock.release()
         for sig, handler in previous.items():
             with contextlib.suppress(Exception):
                 signal.signal(sig, handler)

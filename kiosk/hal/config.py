@@ -7,24 +7,33 @@ Each option is declared ONCE, as a field of the frozen dataclasses below, with i
 allowed range in the field metadata (Klipper's ranged options). The loader walks those
 declarations, so a new option cannot forget its check. Anything doubtful stops start-up with a
 :class:`ConfigError` that names the file, the key and what is allowed: an unknown section or key,
-a wrong type, a value out of range, a GPIO used twice, two chips on one address, a missing or
-unreadable file. A device that drives current into a face does not start on a guessed setting.
+a wrong type, a value out of range, a GPIO used twice, two chips on one address. The file itself
+is read by the shared reader (:mod:`kiosk.files`): a missing, unreadable, oversized (over
+:data:`MAX_CONFIG_BYTES`, checked before reading), non-UTF-8, binary, empty or comment-only file,
+or TOML that does not parse (with its line), is refused the same way. A device that drives
+current into a face does not start on a guessed setting.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from kiosk.files import BadInput, InputFileError, read_toml_file
+
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("board.toml")
 
 
-class ConfigError(ValueError):
-    """The board configuration cannot be used; the message says where and why."""
+MAX_CONFIG_BYTES = 64 * 1024
+"""The shipped file is about 3 KiB; a site file lists fewer keys. Larger is not a board file."""
+
+
+class ConfigError(BadInput):
+    """The board configuration cannot be used; the one-line message says where and why
+    (a :class:`~kiosk.files.BadInput`: exit code 2 at every entry point)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "timing": TimingConfig,
     "calibration": CalibrationConfig,
 }
+_REQUIRED = (f"a board configuration lists the keys it changes under one of the sections "
+             f"{', '.join(f'[{name}]' for name in _SECTIONS)} (e.g. [i2c] bus = 1); to run on "
+             f"the shipped defaults give no configuration file at all")
 
 T = TypeVar("T")
 
@@ -179,15 +191,14 @@ def load_board_config(path: Path | None = None) -> BoardConfig:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The document of one board configuration file, through the shared reader
+    (:mod:`kiosk.files`): size limit before reading, UTF-8, TOML with its line, not empty."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: board configuration file not found") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read board configuration: {error}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+        document, _text = read_toml_file(path, what="board configuration",
+                                         max_bytes=MAX_CONFIG_BYTES, required=_REQUIRED)
+    except InputFileError as error:
+        raise ConfigError(str(error)) from None
+    return document
 
 
 def _overlay(values: dict[str, dict[str, tuple[Any, Path]]], path: Path) -> None:

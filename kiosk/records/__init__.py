@@ -8,6 +8,7 @@ Used by the app and the control core, uses nothing above it (never ``kiosk.contr
 - ``events``: the hash chain and :func:`verify_chain`
 - ``writer``: :class:`RecordWriter`, the thread the control core posts to without blocking
 - ``clients``, ``sessions``: the UI's API (pseudonymous clients, erasure, session records)
+- ``anchor``: the chain head recorded outside the database (anchor file, journal, exports)
 - ``export``: CSV + JSON + ``MANIFEST.sha256`` for the service mode's USB export
 - ``errors``: :class:`StorageError` and its subclasses, :class:`StorageFault`
 """
@@ -16,18 +17,28 @@ from kiosk.records.clients import ClientRecord, ClientRegistry, ErasureReport
 from kiosk.records.errors import (
     RecordNotFoundError,
     SessionStateError,
+    StorageAnchorError,
     StorageBusyError,
     StorageCorruptError,
+    StorageEmptyFileError,
     StorageError,
+    StorageEventsLostError,
     StorageFault,
     StorageFullError,
     StorageIOError,
     StorageMissingError,
     StorageNewerSchemaError,
     StorageReadOnlyError,
+    StorageReplacedError,
 )
 from kiosk.records.events import ChainProblem, ChainReport, EventRow, LogEvent
-from kiosk.records.export import ExportError, ExportResult, export_to, verify_export
+from kiosk.records.export import (
+    ExportError,
+    ExportResult,
+    export_anchor,
+    export_to,
+    verify_export,
+)
 from kiosk.records.sessions import (
     ProgramChoice,
     ScreeningResult,
@@ -61,16 +72,21 @@ __all__ = [
     "SessionStateError",
     "SessionStatus",
     "SessionSummary",
+    "StorageAnchorError",
     "StorageBusyError",
     "StorageCorruptError",
+    "StorageEmptyFileError",
     "StorageError",
+    "StorageEventsLostError",
     "StorageFault",
     "StorageFullError",
     "StorageIOError",
     "StorageMissingError",
     "StorageNewerSchemaError",
     "StorageReadOnlyError",
+    "StorageReplacedError",
     "default_state_dir",
+    "export_anchor",
     "export_to",
     "records_path",
     "verify_export",

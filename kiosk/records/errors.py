@@ -70,6 +70,33 @@ class StorageBusyError(StorageError):
     code = "storage.busy"
 
 
+class StorageEmptyFileError(StorageCorruptError):
+    """The records file exists but is empty (0 bytes): it is never turned into a fresh database,
+    because a file that was there once held records (a cut copy, a failed restore)."""
+
+    code = "storage.empty_file"
+
+
+class StorageEventsLostError(StorageError):
+    """The event log holds fewer events than its anchor (outside the database) says were
+    written, or the anchored event differs: events were lost or the log was rewritten."""
+
+    code = "storage.events_lost"
+
+
+class StorageAnchorError(StorageError):
+    """The chain anchor file cannot be read or is not an anchor (damaged, too large, junk)."""
+
+    code = "storage.anchor_unreadable"
+
+
+class StorageReplacedError(StorageError):
+    """The database file or its WAL/shared-memory file was deleted or replaced under the
+    running writer, or what another connection reads back differs from what was committed."""
+
+    code = "storage.file_replaced"
+
+
 class RecordNotFoundError(LookupError):
     """A client or session id that is not (or no longer) in the database."""
 

@@ -35,6 +35,10 @@ GENESIS_HASH = "0" * 64
 SEVERITIES = frozenset({"high", "medium", "info"})
 MAX_DETAILS_CHARS = 4000  # one event must never be able to fill the disk
 MAX_TEXT_CHARS = 500
+DOSE_PROGRESS_CODE = "dose_progress"  # the control core's durable progress (session id, dose)
+# Codes that are safety events whatever their severity: the interrupted session's dose is read
+# from the last durable dose_progress (H-16), so it must be fsynced like a fault.
+ALWAYS_DURABLE_CODES = frozenset({DOSE_PROGRESS_CODE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class LogEvent:
     @property
     def is_safety_event(self) -> bool:
         """Must be on disk before anyone is told it was recorded."""
-        return self.durable or self.severity == "high"
+        return self.durable or self.severity == "high" or self.code in ALWAYS_DURABLE_CODES
 
 
 @dataclass(frozen=True, slots=True)

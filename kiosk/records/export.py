@@ -17,6 +17,16 @@ wrong; the verdict travels with them.
 
 Files are fsynced (and the folder) before :func:`export_to` returns, so pulling the stick right
 after is safe.
+
+An export is read by people with spreadsheets, so it must not attack them (SR-062): every CSV
+text cell that a spreadsheet would take as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return; the OWASP rule) gets a leading single quote; the JSON files keep
+the exact text. The files are created 0600 and the folder 0700 (they hold personal data; on a
+FAT stick the modes do not exist, which is the stick's limit, not ours).
+
+The chain anchor (``anchor.py``: the newest durable event's sequence number and hash, as the
+anchor file next to the database says) opens ``MANIFEST.sha256`` as a ``#`` comment line
+(``sha256sum -c`` skips it), and the chain is verified against it before the export is written.
 """
 
 from __future__ import annotations
@@ -31,10 +41,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from kiosk.records import anchor as chain_anchor
 from kiosk.records.errors import StorageError
-from kiosk.records.events import ChainReport, verify_chain
+from kiosk.records.events import ChainReport, head, verify_chain
 from kiosk.records.migrations import schema_version
 from kiosk.records.store import RecordStore
 
@@ -42,6 +53,9 @@ EXPORT_FORMAT = "galvanic-kiosk-records-export"
 EXPORT_FORMAT_VERSION = 1
 MANIFEST_NAME = "MANIFEST.sha256"
 METADATA_NAME = "export.json"
+MAX_MANIFEST_BYTES = 64 * 1024  # a manifest lists a dozen files; a larger one is not ours
+ANCHOR_LINE_PREFIX = "# event-chain-anchor "
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(StorageError):
@@ -80,7 +94,8 @@ def _tables(personal: bool) -> list[_Table]:
                "SELECT session_id, client_id, operator, status, started_wall_us, ended_wall_us,"
                " screening_result, area, indication, program_id, program_version, active,"
                " polarity, electrode_id, target_current_ma, mean_current_ma, peak_current_ma,"
-               " dose_ma_min, current_stage_s, ramp_events, faults, stop_reason, anonymised"
+               " dose_ma_min, current_stage_s, ramp_events, faults, stop_reason, anonymised,"
+               " control_session_id, dose_recorded_wall_us"
                " FROM sessions ORDER BY started_wall_us, session_id",
                ("ramp_events", "faults")),
         _Table("operator_changes",
@@ -106,9 +121,16 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
     _prepare(target)
     files: list[Path] = []
     counts: dict[str, int] = {}
+    anchor_problem: str | None = None
+    try:
+        anchored = chain_anchor.read(chain_anchor.anchor_path(store.path))
+    except StorageError as exc:  # a damaged anchor does not stop the export: it is reported
+        anchored, anchor_problem = None, str(exc)
     try:
         with store.snapshot() as conn:
-            chain = verify_chain(conn)
+            chain = verify_chain(conn, None if anchored is None
+                                 else (anchored.seq, anchored.hash))
+            newest = head(conn)
             version = schema_version(conn)
             for table in _tables(include_personal_data):
                 csv_path, json_path, count = _export_table(conn, table, target)
@@ -123,6 +145,10 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
             "counts": counts,
             "event_chain": {key: (str(value) if key == "problem" and value is not None
                                   else value) for key, value in asdict(chain).items()},
+            "event_chain_anchor": {"problem": anchor_problem} if anchor_problem else None
+            if anchored is None else {
+                "seq": anchored.seq, "hash": anchored.hash,
+                "source": chain_anchor.anchor_path(store.path).name},
             "files": sorted(path.name for path in files),
         }
         meta_path = target / METADATA_NAME
@@ -130,8 +156,10 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
                                   + "\n").encode("utf-8"))
         files.append(meta_path)
         manifest = target / MANIFEST_NAME
-        lines = "".join(f"{_sha256(path)}  {path.name}\n"
-                        for path in sorted(files, key=lambda p: p.name))
+        # the anchor of the device (when there is one), else the head this export saw
+        seq, hash_ = (anchored.seq, anchored.hash) if anchored is not None else newest
+        lines = f"{ANCHOR_LINE_PREFIX}seq={seq} hash={hash_}\n" + "".join(
+            f"{_sha256(path)}  {path.name}\n" for path in sorted(files, key=lambda p: p.name))
         _write_synced(manifest, lines.encode("ascii"))
         _fsync_dir(target)
     except OSError as exc:
@@ -143,14 +171,15 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
 def verify_export(directory: Path | str) -> list[str]:
     """Problems with an export folder (missing, changed or extra files); empty when intact."""
     folder = Path(directory)
-    manifest = folder / MANIFEST_NAME
     try:
-        lines = manifest.read_text(encoding="ascii").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        return [f"cannot read {MANIFEST_NAME}: {exc}"]
+        lines = _manifest_lines(folder)
+    except ExportError as exc:
+        return [str(exc)]
     problems: list[str] = []
     listed: set[str] = set()
     for line in lines:
+        if line.startswith("#"):
+            continue
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or "/" in name:
             problems.append(f"malformed manifest line: {line!r}")
@@ -166,6 +195,42 @@ def verify_export(directory: Path | str) -> list[str]:
     return problems
 
 
+def export_anchor(directory: Path | str) -> chain_anchor.Anchor | None:
+    """The chain anchor an export's manifest carries (None for exports made before it did);
+    pass it to ``RecordStore.verify_chain(anchor=(seq, hash))`` on the device later."""
+    for line in _manifest_lines(Path(directory)):
+        if line.startswith(ANCHOR_LINE_PREFIX):
+            return chain_anchor.parse(
+                f"{chain_anchor.ANCHOR_FORMAT}\n{line[len(ANCHOR_LINE_PREFIX):]}\n",
+                Path(directory) / MANIFEST_NAME)
+    return None
+
+
+def _manifest_lines(folder: Path) -> list[str]:
+    manifest = folder / MANIFEST_NAME
+    try:
+        with manifest.open("rb") as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ExportError(f"cannot read {manifest}: {exc.strerror or exc}.", manifest) from exc
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ExportError(f"{manifest} is larger than {MAX_MANIFEST_BYTES} bytes; it is not an"
+                          " export manifest.", manifest)
+    try:
+        return data.decode("ascii").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{manifest} is not ASCII text; it is not an export manifest.",
+                          manifest) from exc
+
+
+def neutralise_formula(value: Any) -> Any:
+    """OWASP CSV injection rule: a text cell starting with = + - @ tab or CR gets a leading
+    single quote, so a spreadsheet shows it as text instead of running it."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _export_table(conn: sqlite3.Connection, table: _Table,
                   folder: Path) -> tuple[Path, Path, int]:
     cursor = conn.execute(table.sql)
@@ -174,14 +239,13 @@ def _export_table(conn: sqlite3.Connection, table: _Table,
     csv_path = folder / f"{table.name}.csv"
     json_path = folder / f"{table.name}.json"
     count = 0
-    with csv_path.open("w", encoding="utf-8", newline="") as csv_file, \
-            json_path.open("w", encoding="utf-8") as json_file:
+    with _private_text(csv_path, newline="") as csv_file, _private_text(json_path) as json_file:
         writer = csv.writer(csv_file, lineterminator="\n")
         writer.writerow(out_columns)
         json_file.write("[")
         for values in _rows(cursor):
             csv_values, json_row = _convert(columns, values, table.json_columns)
-            writer.writerow(csv_values)
+            writer.writerow([neutralise_formula(value) for value in csv_values])
             json_file.write(("\n" if count == 0 else ",\n")
                             + json.dumps(dict(zip(out_columns, json_row, strict=True)),
                                          ensure_ascii=False))
@@ -235,13 +299,21 @@ def _prepare(target: Path) -> None:
         if any(target.iterdir()):
             raise ExportError(f"The export folder {target} is not empty; choose a new one.",
                               target)
+        target.chmod(0o700)  # an empty folder given to us: personal data goes in it
     except OSError as exc:
         raise ExportError(f"The export folder {target} cannot be used:"
                           f" {exc.strerror or exc}.", target) from exc
 
 
+def _private_text(path: Path, newline: str | None = None) -> TextIO:
+    """A new text file, 0600 from its creation (never a moment readable by others)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return open(fd, "w", encoding="utf-8", newline=newline)
+
+
 def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

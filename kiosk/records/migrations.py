@@ -15,6 +15,10 @@ Never edit a shipped migration; add the next one.
   reading "what did the device do before the fault" needs both. Rows written before v2 keep
   ``boot_id`` NULL, and a NULL column is left out of the hashed content, so their hashes stay
   valid (see ``events.canonical_row``).
+- v3: ``sessions.control_session_id`` (the id the control core logs the session's events
+  under, so an interrupted session's dose can be read from its last durable ``dose_progress``
+  event) and ``sessions.dose_recorded_wall_us`` (when that dose was recorded); an index on
+  ``events(session_id, code)`` for that look-up. No hashed column changes.
 """
 
 from __future__ import annotations
@@ -134,9 +138,16 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN boot_id TEXT")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE sessions ADD COLUMN control_session_id TEXT")
+    conn.execute("ALTER TABLE sessions ADD COLUMN dose_recorded_wall_us INTEGER")
+    conn.execute("CREATE INDEX events_by_session ON events(session_id, code)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "clients, sessions, screening, hash-chained event log", _v1),
     Migration(2, "boot id on events (monotonic time is per boot)", _v2),
+    Migration(3, "control session id and recorded dose time on sessions", _v3),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

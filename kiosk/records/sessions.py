@@ -7,6 +7,9 @@ that did not happen: a program only after a clear screening, nothing after the s
 
 A session left open by a power cut or crash is found at the next start
 (:meth:`SessionBook.mark_interrupted`) and marked ``interrupted``, never silently completed.
+Its delivered dose is taken from the last durable ``dose_progress`` event the control core
+logged under the session's control id (every 10 s and at every state change, so at most one
+interval is missing); the record says when that dose was recorded (H-16, SR-059).
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from typing import Any
 
 from kiosk.records.clients import normalise_pseudonymous_id
 from kiosk.records.errors import RecordNotFoundError, SessionStateError
-from kiosk.records.events import json_safe
+from kiosk.records.events import DOSE_PROGRESS_CODE, json_safe
 from kiosk.records.store import RecordStore
 
 AREAS = frozenset({"face", "neck", "decollete", "eye_area"})
 INDICATIONS = frozenset({"disincrustation", "pigmentation", "ageing", "puffiness", "dry_skin"})
 POLARITIES = frozenset({"negative", "positive"})  # of the active electrode
 INTERRUPTED_STOP_REASON = "interrupted"  # power loss or crash while the session was open
+MAX_PROGRESS_DOSE_MA_MIN = 1000.0  # far above any cap: a larger logged figure is junk
+MAX_PROGRESS_PEAK_MA = 10.0  # above the 2.7 mA hardware trip: a larger figure is junk
+_PROGRESS_ROWS_SCANNED = 50  # newest progress events looked at for a valid figure
 
 
 class SessionStatus(StrEnum):
@@ -92,6 +98,9 @@ class SessionSummary:
     current_stage_s: float | None = None
     faults: tuple[str, ...] = ()  # fault codes, in order
     ramp_events: tuple[Mapping[str, Any], ...] = ()  # e.g. {"t_s": 31.0, "event": "hold"}
+    # interrupted sessions: when the dose above was last durably recorded (the dose delivered
+    # is at least that; what flowed after it, at most one progress interval, is not known)
+    dose_recorded_wall_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +144,17 @@ class SessionBook:
         self._store = store
         self._wall_now_s = wall_now_s
 
-    def start_session(self, client_id: str, operator: str) -> str:
-        """Open a session for an existing client; returns the new (opaque) session id."""
+    def start_session(self, client_id: str, operator: str,
+                      control_session_id: str | None = None) -> str:
+        """Open a session for an existing client; returns the new (opaque) session id.
+
+        ``control_session_id``: the id the control core runs (and logs) this treatment under
+        (``StartTreatment.session_id``); the interrupted session's dose is found by it.
+        """
         operator = operator.strip()
         if not operator:
             raise ValueError("operator is required")
+        control_id = None if control_session_id is None else _control_id(control_session_id)
         session_id = uuid.uuid4().hex
         client_id = normalise_pseudonymous_id(client_id)
         with self._store.transaction() as conn:
@@ -147,10 +162,18 @@ class SessionBook:
                             (client_id,)).fetchone() is None:
                 raise RecordNotFoundError(f"no client {client_id!r}")
             conn.execute(
-                "INSERT INTO sessions (session_id, client_id, operator, status, started_wall_us)"
-                " VALUES (?, ?, ?, 'open', ?)",
-                (session_id, client_id, operator[:80], _us(self._wall_now_s())))
+                "INSERT INTO sessions (session_id, client_id, operator, status, started_wall_us,"
+                " control_session_id) VALUES (?, ?, ?, 'open', ?, ?)",
+                (session_id, client_id, operator[:80], _us(self._wall_now_s()), control_id))
         return session_id
+
+    def set_control_session(self, session_id: str, control_session_id: str) -> None:
+        """Name the control core's id of an open session (if it was not known at the start)."""
+        control_id = _control_id(control_session_id)
+        with self._store.transaction() as conn:
+            self._open_session(conn, session_id)
+            conn.execute("UPDATE sessions SET control_session_id = ? WHERE session_id = ?",
+                         (control_id, session_id))
 
     def record_screening(self, session_id: str, answers: Mapping[str, bool]) -> ScreeningResult:
         """Store the yes/no answers (item id -> yes); any "yes" blocks the session's current.
@@ -226,11 +249,26 @@ class SessionBook:
         return self.get_session(session_id)
 
     def mark_interrupted(self) -> int:
-        """At start-up: sessions still open were cut by power loss or a crash; say so."""
+        """At start-up: sessions still open were cut by power loss or a crash; say so, with
+        the dose of the last durable progress event (SR-059)."""
         with self._store.transaction() as conn:
-            return conn.execute(
-                "UPDATE sessions SET status = 'interrupted', stop_reason = ?"
-                " WHERE status = 'open'", (INTERRUPTED_STOP_REASON,)).rowcount
+            open_rows = conn.execute(
+                "SELECT session_id, coalesce(control_session_id, session_id) FROM sessions"
+                " WHERE status = 'open'").fetchall()
+            for session_id, control_id in open_rows:
+                progress = last_progress(conn, control_id)
+                conn.execute(
+                    "UPDATE sessions SET status = 'interrupted', stop_reason = ?,"
+                    " dose_ma_min = coalesce(dose_ma_min, ?),"
+                    " current_stage_s = coalesce(current_stage_s, ?),"
+                    " peak_current_ma = coalesce(peak_current_ma, ?),"
+                    " dose_recorded_wall_us = ? WHERE session_id = ?",
+                    (INTERRUPTED_STOP_REASON,
+                     None if progress is None else progress.dose_ma_min,
+                     None if progress is None else progress.elapsed_s,
+                     None if progress is None else progress.peak_ma,
+                     None if progress is None else progress.wall_us, session_id))
+            return len(open_rows)
 
     def get_session(self, session_id: str) -> SessionRecord:
         conn = self._store.connection
@@ -256,6 +294,61 @@ class SessionBook:
         if row["status"] != SessionStatus.OPEN:
             raise SessionStateError(f"session {session_id} is {row['status']}, not open")
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """The last valid durable progress figure of a control session."""
+
+    seq: int
+    wall_us: int
+    dose_ma_min: float
+    elapsed_s: float | None
+    peak_ma: float | None
+
+
+def last_progress(conn: sqlite3.Connection, control_session_id: str) -> Progress | None:
+    """The newest ``dose_progress`` event of ``control_session_id`` with a valid dose.
+
+    Matched by the event's session id (or, when that is empty, by ``session_id`` in its
+    details); a figure that is not a finite number in [0, 1000] mA·min is skipped, never used.
+    """
+    pattern = '%"session_id":' + json.dumps(control_session_id) + "%"
+    rows = conn.execute(
+        "SELECT seq, wall_us, details FROM events WHERE code = ? AND (session_id = ?"
+        " OR (session_id IS NULL AND details LIKE ?)) ORDER BY seq DESC LIMIT ?",
+        (DOSE_PROGRESS_CODE, control_session_id, pattern, _PROGRESS_ROWS_SCANNED)).fetchall()
+    for seq, wall_us, details_text in rows:
+        try:
+            details = json.loads(details_text)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(details, dict):
+            continue
+        named = details.get("session_id", control_session_id)
+        if named != control_session_id:
+            continue
+        dose = _figure(details.get("dose_ma_min"), MAX_PROGRESS_DOSE_MA_MIN)
+        if dose is None:
+            continue
+        elapsed = _figure(details.get("elapsed_s"), 24 * 3600.0)
+        peak = _figure(details.get("peak_ma"), MAX_PROGRESS_PEAK_MA)
+        return Progress(int(seq), int(wall_us), dose, elapsed, peak)
+    return None
+
+
+def _figure(value: Any, upper: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and 0.0 <= number <= upper else None
+
+
+def _control_id(value: str) -> str:
+    text = str(value)
+    if not 1 <= len(text) <= 64 or not text.isprintable() or text.strip() != text:
+        raise ValueError("control_session_id must be 1 to 64 printable characters")
+    return text
 
 
 def _fetch_row(conn: sqlite3.Connection, sql: str,
@@ -287,12 +380,22 @@ def _session(conn: sqlite3.Connection, row: Mapping[str, Any]) -> SessionRecord:
                                 row["electrode_id"], row["target_current_ma"])
     summary = None
     if row["status"] != SessionStatus.OPEN and row["stop_reason"] is not None:
+        dose, stage_s, peak = row["dose_ma_min"], row["current_stage_s"], row["peak_current_ma"]
+        recorded_us = row.get("dose_recorded_wall_us")
+        if row["status"] == SessionStatus.INTERRUPTED and dose is None:
+            # interrupted before this software, or its progress arrived later: look now
+            progress = last_progress(conn, row.get("control_session_id") or session_id)
+            if progress is not None:
+                dose, recorded_us = progress.dose_ma_min, progress.wall_us
+                stage_s = stage_s if stage_s is not None else progress.elapsed_s
+                peak = peak if peak is not None else progress.peak_ma
         summary = SessionSummary(
             stop_reason=row["stop_reason"], mean_current_ma=row["mean_current_ma"],
-            peak_current_ma=row["peak_current_ma"], dose_ma_min=row["dose_ma_min"],
-            current_stage_s=row["current_stage_s"],
+            peak_current_ma=peak, dose_ma_min=dose,
+            current_stage_s=stage_s,
             faults=tuple(json.loads(row["faults"])),
-            ramp_events=tuple(json.loads(row["ramp_events"])))
+            ramp_events=tuple(json.loads(row["ramp_events"])),
+            dose_recorded_wall_s=None if recorded_us is None else recorded_us / 1e6)
     screening = row["screening_result"]
     return SessionRecord(
         session_id=session_id, client_id=row["client_id"], operator=row["operator"],

@@ -33,10 +33,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from kiosk.records import anchor as chain_anchor
 from kiosk.records import events as event_log
 from kiosk.records.errors import (
     StorageCorruptError,
+    StorageEmptyFileError,
     StorageError,
+    StorageEventsLostError,
     StorageMissingError,
     StorageNewerSchemaError,
     StorageReadOnlyError,
@@ -75,6 +78,10 @@ class RecordStore:
         self.migrated_from = migrated_from  # version before this open migrated it, if it did
         self.boot_id = event_log.current_boot_id()
         self._synchronous_full = True
+        # the files this connection uses: a write into a deleted or replaced -wal would reach
+        # nobody, so every write transaction checks them before it commits (SR-060)
+        self.identity: chain_anchor.FileIdentity | None = (
+            None if read_only else chain_anchor.FileIdentity.of(path))
 
     @classmethod
     def open(cls, path: Path | str, *, read_only: bool = False, create: bool = True,
@@ -102,27 +109,30 @@ class RecordStore:
                 f"The records database {path} or its folder is read-only; records cannot be"
                 " written (a read-only export is still possible).", path)
         if not exists:
-            _create_private_file(path)
+            anchored = chain_anchor.read(chain_anchor.anchor_path(path))
+            if anchored is not None and anchored.seq > 0:
+                raise StorageEventsLostError(
+                    f"The records database {path} is missing, but its chain anchor says"
+                    f" {anchored.seq} events were written; no new database is created in its"
+                    " place. Call service.", path)
+            _create_atomically(path, busy_timeout_s)
+        _make_private(path)
         try:
             conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as exc:
-            if not exists:
-                _remove_new_file(path)
             raise storage_error_from(exc, path, "opening") from exc
         try:
-            version = _identify(conn, path)
-            if check_integrity and version > 0:
+            version = _identify(conn, path, must_exist=True)
+            if check_integrity:
                 _quick_check(conn, path)
             _apply_pragmas(conn, path)
             applied = migrate(conn)
             store = cls(conn, path, read_only=False, created=not exists,
-                        migrated_from=version if applied and version > 0 else None)
+                        migrated_from=version if applied else None)
             store._record_opening(applied, version)
             return store
         except BaseException as exc:
             conn.close()
-            if not exists:
-                _remove_new_file(path)
             if isinstance(exc, sqlite3.Error):
                 raise storage_error_from(exc, path, "opening") from exc
             raise
@@ -185,6 +195,9 @@ class RecordStore:
             raise storage_error_from(exc, self.path, "starting a write") from exc
         try:
             yield conn
+            problem = None if self.identity is None else self.identity.problem(self.path)
+            if problem is not None:
+                raise problem
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -218,8 +231,17 @@ class RecordStore:
         with self.transaction(durable=durable) as conn:
             return event_log.append_events(conn, events, self.boot_id, pause)
 
-    def verify_chain(self, anchor: tuple[int, str] | None = None) -> event_log.ChainReport:
-        """Check the event log's hash chain (service mode: "verify log")."""
+    def verify_chain(self, anchor: tuple[int, str] | None = None, *,
+                     use_anchor_file: bool = True) -> event_log.ChainReport:
+        """Check the event log's hash chain (service mode: "verify log").
+
+        Without an explicit ``anchor``, the anchor file next to the database is used when there
+        is one, so a log cut short inside the file (rows deleted and ``chain_head`` set back)
+        does not verify as intact. An unreadable anchor file raises StorageAnchorError.
+        """
+        if anchor is None and use_anchor_file:
+            found = chain_anchor.read(chain_anchor.anchor_path(self.path))
+            anchor = None if found is None else (found.seq, found.hash)
         with self.snapshot() as conn:
             return event_log.verify_chain(conn, anchor)
 
@@ -255,7 +277,8 @@ class RecordStore:
         if 1 in applied:  # this open built the schema (another process may race to it)
             notes.append(event_log.LogEvent(
                 "records.database_created", "A new records database was created.",
-                details={"path": str(self.path), "schema_version": LATEST_VERSION},
+                details={"path": str(self.path), "schema_version": LATEST_VERSION,
+                         "anchor": chain_anchor.anchor_path(self.path).name},
                 durable=True))
         elif applied:
             notes.append(event_log.LogEvent(
@@ -267,15 +290,72 @@ class RecordStore:
             self.append_events(stamped, durable=True)
 
 
-def _create_private_file(path: Path) -> None:
-    """Create the empty file ourselves so it is 0600 (health data); SQLite would use 0644."""
+def _create_atomically(path: Path, busy_timeout_s: float) -> None:
+    """Build a new database under a temporary name and link it into place complete.
+
+    Schema, application id and the ``records.database_created`` event are written and
+    checkpointed into the file before it appears under its real name, so ``records.sqlite3``
+    is never an empty or half-built file (a crash during creation leaves only the temporary
+    file, removed at the next try). The file is 0600 (health data; SQLite would use 0644, and
+    its -wal and -shm files take the database's mode).
+    """
+    temp = path.with_name(path.name + ".creating")
+    _remove_new_file(temp)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
     except OSError as exc:
         raise storage_error_from(exc, path, "creating the database") from exc
-    os.close(fd)
+    try:
+        conn = sqlite3.connect(temp, timeout=busy_timeout_s, isolation_level=None)
+        try:
+            _apply_pragmas(conn, path)
+            applied = migrate(conn)
+            creating = RecordStore(conn, path, read_only=False, created=True,
+                                   migrated_from=None)
+            creating._record_opening(applied, 0)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            seq, hash_ = event_log.head(conn)
+        finally:
+            conn.close()  # the last connection: SQLite removes the -wal and -shm files
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # link fails if another process created the file meanwhile: theirs is kept
+        # the anchor goes first: a database never exists without one (SR-058)
+        chain_anchor.write(chain_anchor.anchor_path(path), chain_anchor.Anchor(seq, hash_))
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+        os.unlink(temp)
+        _fsync_dir(path.parent)
+    except BaseException as exc:
+        _remove_new_file(temp)
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise storage_error_from(exc, path, "creating the database") from exc
+        raise
+
+
+def _make_private(path: Path) -> None:
+    """Database files are 0600: a file found readable by others is tightened (it is ours)."""
+    for side in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = side.stat().st_mode & 0o777
+            if mode & 0o077:
+                side.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise storage_error_from(exc, path, "making the database private") from exc
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_new_file(path: Path) -> None:
@@ -291,14 +371,23 @@ def _check_header(path: Path) -> None:
             header = handle.read(len(_SQLITE_MAGIC))
     except OSError as exc:
         raise storage_error_from(exc, path, "reading the header") from exc
-    if header and header != _SQLITE_MAGIC:
+    if not header:
+        raise StorageEmptyFileError(
+            f"{path} is empty (0 bytes), not a records database; it was left untouched for"
+            " service. Only a missing file is created fresh.", path)
+    if header != _SQLITE_MAGIC:
         raise StorageCorruptError(
             f"{path} is not a records database (its header is not SQLite's); it was left"
             " untouched for service.", path)
 
 
-def _identify(conn: sqlite3.Connection, path: Path) -> int:
-    """The file's schema version, after making sure it is ours and not from the future."""
+def _identify(conn: sqlite3.Connection, path: Path, must_exist: bool = False) -> int:
+    """The file's schema version, after making sure it is ours and not from the future.
+
+    ``must_exist``: the file was there before this open (not one we are building), so it must
+    already be a records database: an SQLite file without our schema (e.g. its schema only in a
+    lost WAL) is refused, never built up into a fresh, empty database.
+    """
     version = schema_version(conn)
     application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     if version > LATEST_VERSION:
@@ -313,6 +402,11 @@ def _identify(conn: sqlite3.Connection, path: Path) -> int:
             raise StorageCorruptError(
                 f"{path} is an SQLite file of another program, not a records database; it was"
                 " left untouched.", path)
+    if must_exist and (version == 0 or application_id != APPLICATION_ID):
+        raise StorageCorruptError(
+            f"{path} is an SQLite file without the records schema (a cut copy, or its WAL was"
+            " lost); it was left untouched for service. Only a missing file is created"
+            " fresh.", path)
     return version
 
 

@@ -38,14 +38,25 @@ import collections
 import contextlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
-from kiosk.records.errors import StorageError, StorageFault, fault_from
-from kiosk.records.events import LogEvent, StampedEvent, stamp
+from kiosk.records import anchor as chain_anchor
+from kiosk.records import events as event_log
+from kiosk.records.errors import (
+    StorageAnchorError,
+    StorageError,
+    StorageEventsLostError,
+    StorageFault,
+    StorageReplacedError,
+    fault_from,
+)
+from kiosk.records.events import GENESIS_HASH, LogEvent, StampedEvent, stamp
 from kiosk.records.store import RecordStore
 
 _log = logging.getLogger(__name__)
@@ -139,11 +150,17 @@ class RecordWriter:
 
     def __init__(self, path: Path | str, *, queue_capacity: int = 1024, safety_reserve: int = 64,
                  batch_max_events: int = 256, batch_interval_s: float = 0.2,
-                 retry_interval_s: float = 1.0,
+                 retry_interval_s: float = 1.0, check_interval_s: float = 1.0,
+                 anchor_and_checkpoint: bool = True,
                  mono_now_s: Callable[[], float] = time.monotonic,
                  wall_now_s: Callable[[], float] = time.time,
                  on_commit: Callable[[int], None] | None = None) -> None:
         self.path = Path(path)
+        self.anchor_path = chain_anchor.anchor_path(self.path)
+        # False only for the bench's "before" figures: no checkpoint, no anchor after a
+        # durable commit (the behaviour before issue 12; SR-041 needs True)
+        self._protect = anchor_and_checkpoint
+        self._check_interval_s = check_interval_s
         self._queue = _BoundedQueue(queue_capacity, safety_reserve)
         self._batch_max = batch_max_events
         self._batch_interval_s = batch_interval_s
@@ -163,7 +180,18 @@ class RecordWriter:
         self._opened = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_seq = 0
+        self._last_hash = GENESIS_HASH
         self._wal_unsynced = False
+        self._opened_once = False
+        self._identity: chain_anchor.FileIdentity | None = None
+        self._next_check_s = 0.0
+        self._checkpoint_due = False
+        self._anchor_hold = False  # events were lost: the anchor keeps the evidence until ack
+        self._anchor_due = False
+        self._integrity_notes: list[LogEvent] = []
+        self._replaced_problem: StorageReplacedError | None = None
+        self.last_checkpoint_s = 0.0  # durations of the last checkpoint and anchor (bench)
+        self.last_anchor_s = 0.0
 
     # --- producer side: any thread, never blocks -------------------------------------------
 
@@ -249,15 +277,33 @@ class RecordWriter:
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def fault_code(self) -> str | None:
+        """The latched fault's stable code (``storage.events_lost``, ...), None when healthy."""
+        fault = self.fault
+        return None if fault is None else fault.code
+
     def acknowledge_fault(self) -> bool:
-        """Clear the latched fault if storage works again (recovery written); else False."""
+        """Clear the latched fault if storage works again (recovery written); else False.
+
+        After lost events (``storage.events_lost``) the acknowledgement is logged and only then
+        does the anchor move on to the log as it is now (until then every restart finds the
+        loss again).
+        """
         with self._lock:
             if self._fault is None:
                 return True
             if not self._storage_working or self._recovery_pending:
                 return False
+            self._integrity_notes.append(LogEvent(
+                "records.fault_acknowledged", "A storage fault was acknowledged.", "medium",
+                {"fault_code": self._fault.code, "fault": self._fault.text}, durable=True))
             self._fault = None
-            return True
+            if self._anchor_hold:
+                self._anchor_hold = False
+                self._anchor_due = True
+        self._queue.wake()
+        return True
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -308,10 +354,13 @@ class RecordWriter:
                     "Records cannot be written fast enough; some events were not recorded."))
         return False
 
-    def _latch(self, fault: StorageFault) -> None:
+    def _latch(self, fault: StorageFault, recovery: bool = True) -> None:
         """Caller holds ``self._lock``. The first fault stays until acknowledged; every new
-        failure means a recovery must be written (and seen) again before acknowledging."""
-        self._recovery_pending = True
+        failure means a recovery must be written (and seen) again before acknowledging
+        (``recovery=False``: a finding about the records, not a failing disk: nothing to
+        recover from, the finding itself is logged)."""
+        if recovery:
+            self._recovery_pending = True
         if self._fault is None:
             self._fault = fault
             _log.error("records storage fault: %s", fault)
@@ -329,6 +378,11 @@ class RecordWriter:
                             self._fail_all(pending)
                             return
                         continue
+                store = self._check_files(store)
+                if store is None:
+                    continue
+                if self._checkpoint_due:
+                    self._retry_checkpoint(store)
                 stopping = self._stop_requested.is_set()
                 room = self._batch_max - len(pending)
                 if room > 0:
@@ -344,6 +398,11 @@ class RecordWriter:
                 if due and (pending or self._has_notes_to_write()):
                     if self._commit(store, pending):
                         pending = []
+                    elif self._replaced_problem is not None:
+                        problem, self._replaced_problem = self._replaced_problem, None
+                        store = self._replaced(store, problem, side_files_only=True)
+                        self._stop_requested.wait(self._retry_interval_s)
+                        continue
                     elif self._stop_requested.wait(self._retry_interval_s):
                         if not self._commit(store, pending):
                             self._fail_all(pending)
@@ -367,35 +426,149 @@ class RecordWriter:
     def _wait_time(self, pending: list[_Item], oldest_pending_s: float, stopping: bool) -> float:
         if stopping:
             return 0.0
+        until_check_s = (max(0.0, self._next_check_s - time.monotonic())
+                         if self._identity is not None else self._check_interval_s)
         if not pending:
             # idle: routine posts do not wake us, so look again when a batch would be due
-            return self._batch_interval_s if self._batch_interval_s > 0 else 1.0
-        return max(0.0, self._batch_interval_s - (time.monotonic() - oldest_pending_s))
+            # (or the files are due for their check)
+            return min(self._batch_interval_s if self._batch_interval_s > 0 else 1.0,
+                       until_check_s)
+        return min(until_check_s,
+                   max(0.0, self._batch_interval_s - (time.monotonic() - oldest_pending_s)))
 
     def _try_open(self) -> RecordStore | None:
+        """Open (creating only at the very first open), then compare with the chain anchor."""
         try:
-            store = RecordStore.open(self.path)
+            store = RecordStore.open(self.path, create=not self._opened_once)
+            head = event_log.head(store.connection)
         except StorageError as exc:
             with self._lock:
                 self._storage_working = False
                 self._latch(fault_from(exc))
             self._opened.set()
             return None
+        except sqlite3.Error as exc:
+            with self._lock:
+                self._storage_working = False
+                self._latch(fault_from(StorageError(str(exc), self.path)))
+            self._opened.set()
+            return None
+        self._opened_once = True
+        if self._protect:
+            self._compare_with_anchor(store)
         with self._lock:
             self._storage_working = True
-            self._last_seq = self._read_head(store)
+            self._last_seq, self._last_hash = head
+        self._identity = chain_anchor.FileIdentity.of(self.path)
+        self._next_check_s = time.monotonic() + self._check_interval_s
         self._opened.set()
         return store
 
-    @staticmethod
-    def _read_head(store: RecordStore) -> int:
-        row = store.connection.execute("SELECT seq FROM chain_head WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+    def _compare_with_anchor(self, store: RecordStore) -> None:
+        """SR-058: fewer events than the anchor says (or another event at its place) latches
+        ``storage.events_lost``; the records are kept as found and writing goes on."""
+        try:
+            anchored = chain_anchor.read(self.anchor_path)
+            if anchored is None:
+                if _anchor_was_created(store):
+                    raise StorageAnchorError(
+                        f"The chain anchor {self.anchor_path} is missing, although the log says"
+                        " it was written: events may have been removed. Call service.",
+                        self.anchor_path)
+                # anchor the head as it is (made durable by the checkpoint) before the log
+                # says an anchor exists: a kill in between leaves an anchor, never a claim
+                try:
+                    store.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    seq, hash_ = event_log.head(store.connection)
+                    chain_anchor.write(self.anchor_path, chain_anchor.Anchor(seq, hash_))
+                except (StorageError, sqlite3.Error) as exc:  # a failing disk, not a loss
+                    error = exc if isinstance(exc, StorageError) else StorageError(
+                        str(exc), self.anchor_path)
+                    with self._lock:
+                        self._latch(fault_from(error))
+                    return
+                with self._lock:
+                    self._integrity_notes.append(LogEvent(
+                        "records.anchor_created", "The event chain is anchored outside the"
+                        " database from now on.", "info",
+                        {"anchor": str(self.anchor_path)}, durable=True))
+                return
+            chain_anchor.check(store.connection, anchored, self.path)
+        except StorageError as exc:
+            head_seq, _ = event_log.head(store.connection)
+            with self._lock:
+                self._storage_working = True
+                self._latch(fault_from(exc), recovery=False)
+                self._anchor_hold = True
+                self._integrity_notes.append(LogEvent(
+                    "records.events_lost", str(exc), "high",
+                    {"fault_code": exc.code, "found_seq": head_seq,
+                     "anchor_seq": None if not isinstance(exc, StorageEventsLostError)
+                     else _anchor_seq(self.anchor_path)}, durable=True))
+
+    def _check_files(self, store: RecordStore) -> RecordStore | None:
+        """SR-060: every ``check_interval_s``, are the files still ours, and does a fresh
+        connection read back the last committed event? A problem latches
+        ``storage.file_replaced``; the store is reopened (never created)."""
+        if self._identity is None or time.monotonic() < self._next_check_s:
+            return store
+        self._next_check_s = time.monotonic() + self._check_interval_s
+        moved = self._identity.problem(self.path)
+        problem = moved or self._read_back()
+        if problem is None:
+            return store
+        return self._replaced(store, problem, side_files_only=moved is not None)
+
+    def _read_back(self) -> StorageError | None:
+        with self._lock:
+            seq, expected = self._last_seq, self._last_hash
+        if seq == 0:
+            return None
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=1.0, isolation_level=None)
+            try:
+                row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return StorageReplacedError(
+                f"The records database {self.path} cannot be read back ({exc}); records may"
+                " not be reaching the disk. Call service.", self.path)
+        if row is None or str(row[0]) != expected:
+            return StorageReplacedError(
+                f"The records database {self.path} does not hold event {seq}, which was"
+                " committed: records are not reaching the disk. Call service.", self.path)
+        return None
+
+    def _replaced(self, store: RecordStore, problem: StorageError,
+                  side_files_only: bool) -> RecordStore | None:
+        """Latch the fault; rescue what the old connection still holds if only the -wal/-shm
+        files went (the main file is the one opened: checkpoint the old WAL into it), close,
+        reopen without creating. A main file changed in place is never written over."""
+        rescued = False
+        if side_files_only and _main_file_unchanged(self._identity, self.path):
+            try:
+                store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                rescued = True
+            except sqlite3.Error:
+                rescued = False
+        with contextlib.suppress(Exception):
+            store.close()
+        with self._lock:
+            self._storage_working = False
+            self._latch(fault_from(problem))
+            self._integrity_notes.append(LogEvent(
+                "records.file_replaced", str(problem), "high",
+                {"fault_code": problem.code, "rescued_by_checkpoint": rescued,
+                 "last_committed_seq": self._last_seq}, durable=True))
+        self._identity = None
+        return None  # the loop reopens (create=False) after the retry interval
 
     def _has_notes_to_write(self) -> bool:
         with self._lock:
-            return self._dropped_unreported > 0 or (
-                self._recovery_pending and self._fault is not None)
+            return self._dropped_unreported > 0 or bool(self._integrity_notes) or \
+                self._anchor_due or (self._recovery_pending and self._fault is not None)
 
     def _commit(self, store: RecordStore, pending: list[_Item]) -> bool:
         events = [item.event for item in pending if item.event is not None]
@@ -403,7 +576,8 @@ class RecordWriter:
             dropped = self._dropped_unreported
             recovering = self._recovery_pending and self._fault is not None
             fault = self._fault
-        notes = self._notes(dropped, recovering, fault)
+            integrity = list(self._integrity_notes)
+        notes = self._notes(dropped, recovering, fault, integrity)
         durable = bool(notes) or any(item.needs_durable_commit for item in pending)
         try:
             if events or notes:
@@ -415,8 +589,13 @@ class RecordWriter:
                 if durable and self._wal_unsynced:
                     self._fsync_wal()
                     self._wal_unsynced = False
-        except (StorageError, OSError) as exc:
+            head = event_log.head(store.connection)
+            if durable and self._protect:
+                self._checkpoint_and_anchor(store, head)
+        except (StorageError, OSError, sqlite3.Error) as exc:
             error = exc if isinstance(exc, StorageError) else StorageError(str(exc), self.path)
+            if isinstance(error, StorageReplacedError):
+                self._replaced_problem = error
             with self._lock:
                 self._storage_working = False
                 self._latch(fault_from(error))
@@ -427,9 +606,11 @@ class RecordWriter:
         with self._lock:
             self._storage_working = True
             self._dropped_unreported -= dropped
+            del self._integrity_notes[:len(integrity)]
             if recovering:
                 self._recovery_pending = False
-            self._last_seq = last_seq
+            self._last_seq, self._last_hash = head if head[0] >= last_seq else (last_seq,
+                                                                                 head[1])
         for item in pending:
             if item.waiter is not None:
                 item.waiter.finish(True)
@@ -440,10 +621,40 @@ class RecordWriter:
                 _log.exception("records on_commit callback failed")
         return True
 
-    def _notes(self, dropped: int, recovering: bool,
-               fault: StorageFault | None) -> list[StampedEvent]:
-        """The writer's own events: lost events, and storage working again."""
-        notes: list[LogEvent] = []
+    def _checkpoint_and_anchor(self, store: RecordStore, head: tuple[int, str]) -> None:
+        """SR-058: after a durable commit, copy the WAL into the main file (PASSIVE: never
+        waits for a reader; what a reader still holds is copied at the next one), then record
+        the head outside the database (anchor file, journal)."""
+        started = time.perf_counter()
+        conn = store.connection
+        busy, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._checkpoint_due = bool(busy) or (log_frames >= 0 and done < log_frames)
+        anchored_at = time.perf_counter()
+        self.last_checkpoint_s = anchored_at - started
+        with self._lock:
+            hold = self._anchor_hold
+            if not hold:
+                self._anchor_due = False
+        if not hold:
+            anchored = chain_anchor.Anchor(head[0], head[1])
+            chain_anchor.write(self.anchor_path, anchored)
+            chain_anchor.to_journal(anchored, self.path)
+        self.last_anchor_s = time.perf_counter() - anchored_at
+
+    def _retry_checkpoint(self, store: RecordStore) -> None:
+        """A reader held part of the WAL at the last checkpoint: copy the rest now."""
+        try:
+            busy, log_frames, done = store.connection.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return  # the next commit or check reports a failing disk
+        self._checkpoint_due = bool(busy) or (log_frames >= 0 and done < log_frames)
+
+    def _notes(self, dropped: int, recovering: bool, fault: StorageFault | None,
+               integrity: list[LogEvent] | None = None) -> list[StampedEvent]:
+        """The writer's own events: findings about the files, lost events, storage working
+        again."""
+        notes: list[LogEvent] = list(integrity or [])
         if dropped:
             notes.append(LogEvent(
                 "records.events_dropped", f"{dropped} events could not be recorded.",
@@ -474,3 +685,33 @@ class RecordWriter:
         for item in self._queue.take(1 << 30, 0.0):
             if item.waiter is not None:
                 item.waiter.finish(False)
+
+
+def _anchor_was_created(store: RecordStore) -> bool:
+    """The log says an anchor file was written before (so its absence is a finding)."""
+    row = store.connection.execute(
+        "SELECT 1 FROM events WHERE code = 'records.anchor_created' OR (code ="
+        " 'records.database_created' AND details LIKE '%\"anchor\":%') LIMIT 1").fetchone()
+    return row is not None
+
+
+def _anchor_seq(path: Path) -> int | None:
+    try:
+        found = chain_anchor.read(path)
+    except StorageError:
+        return None
+    return None if found is None else found.seq
+
+
+def _main_file_unchanged(identity: chain_anchor.FileIdentity | None, db_path: Path) -> bool:
+    """The main database file is still the one opened (only side files changed)."""
+    if identity is None:
+        return False
+    for name, dev, ino in identity.files:
+        if name == db_path.name:
+            try:
+                stat = os.stat(db_path)
+            except OSError:
+                return False
+            return (stat.st_dev, stat.st_ino) == (dev, ino)
+    return False

@@ -28,7 +28,8 @@ def catalogue_texts(catalogue: Catalogue | None = None) -> list[str]:
     cat = catalogue if catalogue is not None else load_catalogue()
     texts: list[str] = []
     for area in cat.areas:
-        texts += [area.name, area.return_electrode, *area.placement_rules]
+        texts += [area.name, area.return_electrode, *area.placement_rules,
+                  *area.expected_sensations]
     for indication in cat.indications:
         texts += [indication.name, indication.description]
     for electrode in cat.electrodes:

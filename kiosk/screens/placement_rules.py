@@ -46,7 +46,7 @@ class PlacementScreen(KioskScreen):
         for index, rule in enumerate(texts):
             rules.add_text("• " + cv.tr(rule), ref=f"rule_{index}",
                            max_font_px=theme.SMALL_PX + 2)
-        for index, sensation in enumerate(self.app.catalogue.expected_sensations[:2]):
+        for index, sensation in enumerate(self.app.catalogue.sensations_for(area.id)[:2]):
             rules.add_text("• " + cv.tr(sensation), ref=f"sensation_{index}",
                            color=theme.PLOT_TARGET, max_font_px=theme.SMALL_PX + 1)
         body.add_widget(rules)

@@ -106,7 +106,7 @@ class RecordsView:
         """Open the session record for the flow's client (once)."""
         if flow.record_session is None and flow.client_id is not None:
             flow.record_session = self._guard(self.sessions.start_session, flow.client_id,
-                                              self.operator)
+                                              self.operator, flow.session_id)
 
     def store_screening(self, flow: TreatmentFlow, catalogue: Any) -> None:
         if flow.record_session is None:

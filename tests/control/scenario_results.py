@@ -35,7 +35,7 @@ def scenario_command() -> list[str]:
     script = Path(sys.executable).with_name("kiosk-scenario")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "kiosk.control.scenario"]
+    return [sys.executable, "-m", "kiosk.scenario"]
 
 
 @dataclass(frozen=True)

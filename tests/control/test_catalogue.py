@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.control import domain_limits as lim
 from kiosk.control.catalogue import DEFAULT_PATH, Catalogue, CatalogueError, load_catalogue
 from kiosk.control.commands import Polarity
 
@@ -36,7 +37,7 @@ def test_each_area_offers_only_its_indications(
 
 @pytest.mark.parametrize(("program_id", "polarity", "default_ma", "cap_ma", "density",
                           "default_min", "cap_min"), [
-    ("face.disincrustation", NEG, 0.8, 1.5, 0.3, 4, 10),
+    ("face.disincrustation", NEG, 0.8, 1.5, 0.3, 4, 7),
     ("face.pigmentation", NEG, 0.6, 0.8, 0.1, 12, 15),
     ("face.ageing", NEG, 0.6, 1.0, 0.1, 10, 15),
     ("neck.ageing", NEG, 0.5, 1.0, 0.1, 10, 15),
@@ -150,9 +151,11 @@ def test_an_area_cap_above_domain_section_6_is_refused(tmp_path: Path) -> None:
         load_catalogue(path)
 
 
-def test_a_time_cap_above_twenty_minutes_is_refused(tmp_path: Path) -> None:
+def test_a_time_cap_above_the_indications_cap_is_refused(tmp_path: Path) -> None:
+    """The indication caps (domain.md 4) sit under the 20-minute program cap (domain.md 6)."""
+    assert max(lim.INDICATION_STAGE_TIME_CAP_S.values()) <= lim.STAGE_TIME_CAP_S
     path = _variant(tmp_path, "cap_stage_min = 15.0", "cap_stage_min = 25.0")
-    with pytest.raises(CatalogueError, match=r"cap_stage_min = 25\.0.*allowed 1\.\.20 min"):
+    with pytest.raises(CatalogueError, match=r"cap_stage_min = 25\.0.*allowed 1\.\.15 min"):
         load_catalogue(path)
 
 
@@ -207,3 +210,97 @@ def test_duplicate_screening_ids_are_refused(tmp_path: Path) -> None:
     path = _variant(tmp_path, 'id = "lactation"', 'id = "pregnancy"')
     with pytest.raises(CatalogueError, match="duplicate id 'pregnancy'"):
         load_catalogue(path)
+
+
+# --- issue 11: required seed items, screening order, per-indication time caps ------------------
+
+@pytest.mark.requirement("SR-093")
+@pytest.mark.parametrize("item_id", lim.REQUIRED_SCREENING_IDS)
+def test_a_catalogue_without_a_seed_contraindication_is_refused(tmp_path: Path,
+                                                                item_id: str) -> None:
+    """domain.md 5: the [0] items are required; an edit can never drop pregnancy."""
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    start = text.index(f'id = "{item_id}"')
+    block_start = text.rindex("[[screening]]", 0, start)
+    block_end = text.index("[[", start)
+    path = tmp_path / "catalogue.toml"
+    path.write_text(text[:block_start] + text[block_end:], encoding="utf-8")
+    with pytest.raises(CatalogueError,
+                       match=rf"required contraindications missing: \['{item_id}'\]"):
+        load_catalogue(path)
+
+
+@pytest.mark.requirement("SR-093")
+def test_a_catalogue_with_every_seed_item_but_renamed_ids_is_refused(tmp_path: Path) -> None:
+    """Renaming counts as dropping: the id is what the records and the rule refer to."""
+    path = _variant(tmp_path, 'id = "pregnancy"', 'id = "pregnant"')
+    with pytest.raises(CatalogueError, match="pregnancy"):
+        load_catalogue(path)
+
+
+@pytest.mark.requirement("SR-093")
+def test_general_items_are_asked_before_the_area_and_area_items_after(
+        catalogue: Catalogue) -> None:
+    """domain.md 5, order: items that say "in the area" are asked once the area is known."""
+    general = {i.id for i in catalogue.screening_for("general")}
+    area = {i.id for i in catalogue.screening_for("area")}
+    assert not general & area
+    assert general | area == {i.id for i in catalogue.screening_items}
+    assert {"pregnancy", "implanted_device", "epilepsy", "heart_condition",
+            "endocrine_disorder", "ent_condition", "fever_or_acute_illness"} <= general
+    assert {"chronic_skin_condition", "damaged_skin", "acute_inflammation", "metal_implant",
+            "reduced_sensation", "cancer_or_suspicious_lesion"} <= area
+    for item in catalogue.screening_items:
+        asks_about_area = "in the area" in item.question or "where the current" in item.question
+        assert asks_about_area == (item.scope == "area"), item.id
+
+
+def test_an_unknown_screening_scope_is_refused_with_the_allowed_ones(tmp_path: Path) -> None:
+    path = _variant(tmp_path, 'scope = "general"', 'scope = "later"')
+    with pytest.raises(CatalogueError, match=r"scope.*'later'.*\['general', 'area'\]"):
+        load_catalogue(path)
+
+
+def test_a_screening_item_without_a_scope_is_refused(tmp_path: Path) -> None:
+    path = _variant(tmp_path, 'scope = "general"\n', "")
+    with pytest.raises(CatalogueError, match="scope"):
+        load_catalogue(path)
+
+
+def test_the_caution_about_a_peel_does_not_catch_the_devices_own_peel(
+        catalogue: Catalogue) -> None:
+    item = next(i for i in catalogue.caution_items
+                if i.id == "sensitive_skin_or_same_day_procedure")
+    assert "elsewhere or earlier today" in item.text
+    assert "not this device's own enzymatic peel" in item.text
+
+
+@pytest.mark.parametrize(("indication", "cap_min"), [
+    ("disincrustation", 7), ("pigmentation", 15), ("ageing", 15), ("puffiness", 8),
+    ("dry_skin", 12)])
+def test_each_programs_time_cap_is_within_its_indications_cap(
+        catalogue: Catalogue, indication: str, cap_min: float) -> None:
+    """domain.md 4: current-stage time cap per indication (disincrustation 7 minutes)."""
+    assert lim.INDICATION_STAGE_TIME_CAP_S[indication] == cap_min * 60
+    for program in catalogue.programs:
+        if program.id.endswith("." + indication):
+            assert program.cap_stage_s <= cap_min * 60
+
+
+@pytest.mark.requirement("SR-093")
+def test_disincrustation_above_seven_minutes_is_refused(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "default_stage_min = 4.0\ncap_stage_min = 7.0",
+                    "default_stage_min = 4.0\ncap_stage_min = 7.5")
+    with pytest.raises(CatalogueError,
+                       match=r"programs\.face\.disincrustation.*cap_stage_min.*1\.\.7 min"):
+        load_catalogue(path)
+    at_cap = _variant(tmp_path, "default_stage_min = 4.0\ncap_stage_min = 7.0",
+                      "default_stage_min = 7.0\ncap_stage_min = 7.0")
+    assert load_catalogue(at_cap).program("face", "disincrustation").cap_stage_s == 420.0
+
+
+def test_the_eye_area_says_flashes_of_light_mean_stop(catalogue: Catalogue) -> None:
+    eye = catalogue.sensations_for("eye_area")
+    assert "flashes of light" in eye[0].lower() and "stop" in eye[0].lower()
+    assert eye[1:] == catalogue.expected_sensations
+    assert catalogue.sensations_for("face") == catalogue.expected_sensations

@@ -46,8 +46,61 @@ def assert_no_current_left(summary: dict[str, Any]) -> None:
 def test_every_board_fault_has_a_test_here() -> None:
     tested = {"i2c_nack", "adc_never_ready", "adc_stuck", "dac_ignores_writes", "stage_runaway",
               "estop_press", "estop_release", "contact_loss", "contact_restore",
-              "partial_contact", "short_circuit", "load_step", "loop_stall"}
+              "partial_contact", "short_circuit", "load_step", "loop_stall", "relay_stuck",
+              "adc_channel_dead", "trip_fails", "monostable_stuck"}
     assert set(FAULT_NAMES) == tested
+
+
+# --- the hardware faults the service self-test exists for, during a treatment -----------------
+# These defeat one line of defence; the treatment must still end safe through another.
+
+def _faults(summary: dict[str, Any]) -> list[str]:
+    return [f["code"] for f in summary["faults"]]
+
+
+@pytest.mark.requirement("SR-001", "SR-030")
+def test_with_the_hw_trip_gone_a_runaway_is_still_cut_by_software(
+        safety_figure: FigureRecorder) -> None:
+    summary = scenario_result("trip_fails").summary
+    assert [e["state"] for e in summary["events"]] == ["ramp_up", "hold"]
+    assert summary["final_state"] == "fault" and _faults(summary)[:1] == ["sensor_range"]
+    fault = summary["faults"][0]
+    safety_figure("relay_open_after_ms", fault["relay_open_after_ms"], "ms",
+                  limit=SOFTWARE_STOP_MS)
+    assert fault["relay_open_after_ms"] < SOFTWARE_STOP_MS
+    # the low 6 kOhm load discharges its polarisation through the bleeder: ~0.024 mA back
+    assert abs(summary["final_true_current_ma"]) < 0.03
+
+
+@pytest.mark.requirement("SR-032")
+def test_with_the_monostable_stuck_a_stalled_loop_is_still_cut_by_the_supervisor(
+        safety_figure: FigureRecorder) -> None:
+    summary = scenario_result("monostable_stuck").summary
+    assert summary["final_state"] == "fault" and _faults(summary)[:1] == ["loop_stall"]
+    fault = summary["faults"][0]
+    safety_figure("relay_open_after_ms", fault["relay_open_after_ms"], "ms", limit=60.0)
+    assert fault["relay_open_after_ms"] < 60.0
+    assert_no_current_left(summary)
+
+
+@pytest.mark.requirement("SR-010", "SR-011")
+def test_a_dead_shunt_input_ends_in_the_safe_state_with_the_current_bounded(
+        safety_figure: FigureRecorder) -> None:
+    summary = run("adc_channel_dead")
+    fault = only_fault(summary, "contact_lost")
+    safety_figure("safe_after_ms", fault["safe_after_ms"], "ms", limit=100.0 + SOFTWARE_STOP_MS)
+    assert fault["safe_after_ms"] < 100.0 + SOFTWARE_STOP_MS
+    # the regulator's trim chases the 0 mA reading until the rule trips: bounded by cap + margin
+    assert summary["true_peak_current_ma"] < 0.8 + 0.05
+    assert_no_current_left(summary)
+
+
+@pytest.mark.requirement("SR-009")
+def test_a_k1_burnt_open_is_refused_by_the_contact_check_and_nothing_flows() -> None:
+    summary = scenario_result("relay_stuck").summary
+    assert summary["final_state"] == "idle"
+    assert summary["refusals"] == ["contact_check_open"]
+    assert summary["true_peak_current_ma"] < 0.01
 
 
 @pytest.mark.requirement("SR-039")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.control.scenario.faults import fault_param_checkers
-from kiosk.control.scenario.spec import Scenario, ScenarioError, locate_keys, parse_scenario
+from kiosk.scenario.faults import fault_param_checkers
+from kiosk.scenario.spec import Scenario, ScenarioError, locate_keys, parse_scenario
 
 
 def parse(text: str) -> Scenario:
@@ -116,7 +116,7 @@ def test_a_toml_syntax_error_gives_its_line() -> None:
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
-    from kiosk.control.scenario.spec import load_scenario
+    from kiosk.scenario.spec import load_scenario
 
     missing = tmp_path / "nope.toml"
     with pytest.raises(ScenarioError) as caught:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.control.scenario.runner import TRACE_COLUMNS
+from kiosk.scenario.runner import TRACE_COLUMNS
 from tests.control.scenario_results import (
     REPO_ROOT,
     run_command,
@@ -103,4 +103,4 @@ def test_the_trace_has_one_row_per_cycle(tmp_path: Path) -> None:
 
 def test_the_console_script_is_this_main() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["kiosk-scenario"] == "kiosk.control.scenario:main"
+    assert project["scripts"]["kiosk-scenario"] == "kiosk.scenario:main"

@@ -127,14 +127,107 @@ def test_wrong_type_names_key_and_range(tmp_path: Path, text: str, expected: str
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.toml"
-    with pytest.raises(ConfigError, match=f"{path}: board configuration file not found"):
+    with pytest.raises(ConfigError) as error:
         load_board_config(path)
+    assert str(error.value) == (f"{path}: no such file; a board configuration must be an "
+                                f"existing file")
 
 
-def test_invalid_toml_is_named(tmp_path: Path) -> None:
-    path = write(tmp_path, "[i2c\nbus = 1\n")
-    with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):
+@pytest.mark.requirement("SR-065")
+def test_invalid_toml_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[i2c]\nbus = 1\n[gpio\nbuzzer = 24\n")
+    with pytest.raises(ConfigError) as error:
         load_board_config(path)
+    assert str(error.value) == (f"{path}:3: not valid TOML: Expected ']' at the end of a table "
+                                f"declaration (column 6); a board configuration is TOML "
+                                f"(https://toml.io)")
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ConfigError) as error:
+        load_board_config(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}")
+    return message
+
+
+@pytest.mark.requirement("SR-065")
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"[i2c]\nbus = 1 # caf\xe9\n", ":2: is not UTF-8 text (byte 0xE9 at offset 19); a board "
+                                     "configuration is UTF-8 text (TOML)"),
+    (b"\x7fELF\x02\x01\x01\x00\x00", ":1: is a binary file (NUL byte at offset 7); a board "
+                                    "configuration is UTF-8 text (TOML)"),
+    (b"[i2c]\nbus = 1\n\x00", ":3: is a binary file (NUL byte at offset 14)"),
+    (b"\xff\xfe[\x00i\x00", ":1: is a binary file (NUL byte at offset 3)"),  # UTF-16
+])
+def test_a_file_that_is_not_utf8_text_is_refused_with_the_first_bad_byte(
+        tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "board.toml"
+    path.write_bytes(data)
+    assert refusal(path).startswith(f"{path}{expected}")
+
+
+@pytest.mark.requirement("SR-065")
+@pytest.mark.parametrize("text", ["", "\n\n  \t\n", "# only a comment\n\n# another\n"])
+def test_an_empty_file_is_refused_saying_what_it_must_hold(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    message = refusal(path)
+    assert "is empty" in message or "has only comments" in message
+    assert "[i2c], [gpio], [frontend], [timing], [calibration]" in message
+    assert "give no configuration file at all" in message
+
+
+@pytest.mark.requirement("SR-065")
+def test_size_is_checked_before_reading_on_both_sides_of_the_limit(tmp_path: Path) -> None:
+    from kiosk.hal.config import MAX_CONFIG_BYTES
+
+    path = tmp_path / "board.toml"
+    head = b"[i2c]\nbus = 3\n"
+    path.write_bytes(head + b"#" * (MAX_CONFIG_BYTES - len(head) - 1) + b"\n")
+    assert path.stat().st_size == MAX_CONFIG_BYTES
+    assert load_board_config(path).i2c.bus == 3  # exactly the limit: read
+    with path.open("ab") as handle:
+        handle.write(b"\n")
+    assert refusal(path) == (f"{path}: is 64.0 KiB ({MAX_CONFIG_BYTES + 1} bytes); a board "
+                             f"configuration is at most 64.0 KiB ({MAX_CONFIG_BYTES} bytes)")
+
+
+@pytest.mark.requirement("SR-065")
+def test_a_200_mb_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "board.toml"
+    with path.open("wb") as handle:
+        handle.truncate(200 * 1024 * 1024)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        message = refusal(path)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert message == (f"{path}: is 200.0 MiB (209715200 bytes); a board configuration is at "
+                       f"most 64.0 KiB (65536 bytes)")
+    assert peak_bytes < 1024 * 1024  # nothing of the file was pulled into memory
+
+
+@pytest.mark.requirement("SR-065")
+def test_a_folder_a_device_and_a_pipe_are_refused(tmp_path: Path) -> None:
+    import os
+
+    assert refusal(tmp_path) == f"{tmp_path}: is a folder; a board configuration must be a file"
+    assert refusal(Path("/dev/zero")) == (
+        "/dev/zero: is not a regular file (a device, pipe or socket); a board configuration "
+        "must be a plain file")
+    fifo = tmp_path / "board.fifo"
+    os.mkfifo(fifo)  # opening must not wait for a writer
+    assert "is not a regular file" in refusal(fifo)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "board.toml"
+    path.write_bytes(b"\xef\xbb\xbf[i2c]\nbus = 4\n")
+    assert load_board_config(path).i2c.bus == 4
 
 
 def test_compliance_must_stay_below_the_rail(tmp_path: Path) -> None:

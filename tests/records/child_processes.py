@@ -80,7 +80,73 @@ def append_until_killed(db_path: Path) -> None:
         time.sleep(0.002)
 
 
+def durable_faults_then_wait(db_path: Path) -> None:
+    """Commit 20 high-severity events through ``post_durable``, say ``DONE``, wait to be
+    killed (issue 12 item 4: the WAL is damaged after the kill)."""
+    from kiosk.records.events import LogEvent
+    from kiosk.records.writer import RecordWriter
+
+    writer = RecordWriter(db_path)
+    if not writer.start():
+        print(f"FAULT {writer.fault}", flush=True)
+        return
+    for n in range(20):
+        if not writer.post_durable(LogEvent("test.fault", "a fault", "high", details={"n": n}),
+                                   timeout_s=10.0):
+            print(f"NOT DURABLE {n}", flush=True)
+            return
+    print("DONE", flush=True)
+    time.sleep(600)
+
+
+def progress_until_killed(db_path: Path) -> None:
+    """A treatment in progress: the UI's session record is open, the control side logs
+    ``dose_progress`` through the writer's non-blocking ``post()`` (as the control loop does).
+    Prints ``S <session_id> <client_id> <control_id>`` once, then ``P <dose>`` each time a
+    progress event is committed, until SIGKILLed."""
+    from kiosk.records.clients import ClientRegistry
+    from kiosk.records.events import LogEvent
+    from kiosk.records.sessions import ProgramChoice, SessionBook
+    from kiosk.records.store import RecordStore
+    from kiosk.records.writer import RecordWriter
+
+    store = RecordStore.open(db_path)
+    client = ClientRegistry(store).create_client("Kill Test")
+    control_id = f"ctl{os.getpid()}"
+    book = SessionBook(store)
+    session_id = book.start_session(client.client_id, "Eva", control_session_id=control_id)
+    book.record_screening(session_id, {"pacemaker": False})
+    book.record_program(session_id, ProgramChoice(
+        "face", "pigmentation", "face.pigmentation", "1", "vitamin C (-)", "negative",
+        "face.roller", 0.6))
+    writer = RecordWriter(db_path, batch_interval_s=60.0, batch_max_events=1000)
+    if not writer.start():
+        print(f"FAULT {writer.fault}", flush=True)
+        return
+    print(f"S {session_id} {client.client_id} {control_id}", flush=True)
+    dose = 0.0
+    while True:
+        dose = round(dose + 0.1, 3)
+        before = writer.last_committed_seq
+        writer.post(LogEvent("state.tick", "routine", details={"dose": dose},
+                             session_id=control_id))
+        writer.post(LogEvent("dose_progress", "Dose so far.", "info",
+                             details={"session_id": control_id, "program_id": "face.pigmentation",
+                                      "area": "face", "dose_ma_min": dose,
+                                      "total_dose_ma_min": dose, "peak_ma": 0.61,
+                                      "elapsed_s": dose * 100.0, "state": "hold",
+                                      "why": "interval"},
+                             session_id=control_id))
+        deadline = time.monotonic() + 5.0
+        while writer.last_committed_seq < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if writer.last_committed_seq >= before + 2:
+            print(f"P {dose}", flush=True)
+        time.sleep(0.003)
+
+
 if __name__ == "__main__":
     mode, path = sys.argv[1], Path(sys.argv[2])
-    {"disk_refuses": write_until_the_disk_refuses, "append_until_killed": append_until_killed}[
-        mode](path)
+    {"disk_refuses": write_until_the_disk_refuses, "append_until_killed": append_until_killed,
+     "durable_faults_then_wait": durable_faults_then_wait,
+     "progress_until_killed": progress_until_killed}[mode](path)

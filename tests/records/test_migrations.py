@@ -37,7 +37,9 @@ def test_the_versions_are_consecutive_from_one() -> None:
     assert [m.version for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
 
 
-@pytest.mark.parametrize("start_version", range(0, LATEST_VERSION))
+# Version 0 (an SQLite file no migration touched) is not a records database: it is refused
+# (test_store_faults), never built up, since a new database is only made where none exists.
+@pytest.mark.parametrize("start_version", range(1, LATEST_VERSION))
 def test_every_earlier_version_migrates_to_the_schema_of_a_fresh_database(
         tmp_path: Path, start_version: int) -> None:
     fresh = tmp_path / "fresh" / "records.sqlite3"

@@ -15,6 +15,7 @@ import pytest
 from kiosk.records.clients import ClientRegistry
 from kiosk.records.errors import (
     StorageCorruptError,
+    StorageEmptyFileError,
     StorageFullError,
     StorageMissingError,
     StorageNewerSchemaError,
@@ -171,3 +172,82 @@ def test_a_disk_that_refuses_writes_gives_an_io_error_and_a_writer_fault(db_path
                                           "writer storage.io_error"]
     with RecordStore.open(db_path) as store:  # what was committed before is intact
         assert store.verify_chain().ok
+
+
+# --- issue 12 item 7: every records file gets a clear refusal, never a silent fresh database
+
+
+@pytest.mark.requirement("SR-061")
+def test_a_zero_byte_records_file_is_refused_not_turned_into_a_fresh_database(
+        db_path: Path) -> None:
+    db_path.write_bytes(b"")
+    db_path.chmod(0o644)
+    before = snapshot_files(db_path.parent)
+    with pytest.raises(StorageEmptyFileError) as caught:
+        RecordStore.open(db_path)
+    message = str(caught.value)
+    assert caught.value.code == "storage.empty_file"
+    assert str(db_path) in message and "empty (0 bytes)" in message
+    assert "Only a missing file is created fresh" in message and "\n" not in message
+    assert snapshot_files(db_path.parent) == before
+    assert oct(db_path.stat().st_mode & 0o777) == "0o644"  # untouched, even its mode
+    with pytest.raises(StorageEmptyFileError):
+        RecordStore.open(db_path, read_only=True)
+
+
+@pytest.mark.requirement("SR-061")
+def test_an_sqlite_file_without_the_records_schema_is_refused(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode = WAL")  # a header page, no schema (a lost WAL)
+    conn.close()
+    before = snapshot_files(db_path.parent)
+    with pytest.raises(StorageCorruptError, match="without the records schema") as caught:
+        RecordStore.open(db_path)
+    assert caught.value.code == "storage.corrupt"
+    assert snapshot_files(db_path.parent) == before
+
+
+@pytest.mark.requirement("SR-061")
+def test_a_new_database_and_its_side_files_are_private(db_path: Path) -> None:
+    with RecordStore.open(db_path) as store:
+        ClientRegistry(store).create_client("Private")
+        for suffix in ("", "-wal", "-shm"):
+            path = Path(f"{db_path}{suffix}")
+            assert oct(path.stat().st_mode & 0o777) == "0o600", path.name
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [
+        "records.sqlite3", "records.sqlite3.anchor"]
+
+
+@pytest.mark.requirement("SR-061")
+def test_a_database_found_readable_by_others_is_made_private(db_path: Path) -> None:
+    RecordStore.open(db_path).close()
+    db_path.chmod(0o644)
+    with RecordStore.open(db_path):
+        assert oct(db_path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.requirement("SR-061")
+def test_a_creation_cut_half_way_leaves_no_records_file_and_the_next_start_creates_it(
+        db_path: Path) -> None:
+    leftover = db_path.with_name(db_path.name + ".creating")
+    leftover.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)  # what a kill leaves
+    Path(f"{leftover}-wal").write_bytes(b"junk")
+    with RecordStore.open(db_path) as store:
+        assert store.created and store.verify_chain().ok
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [
+        "records.sqlite3", "records.sqlite3.anchor"]
+
+
+@pytest.mark.requirement("SR-061")
+def test_the_writer_never_creates_the_state_directory(tmp_path: Path) -> None:
+    from kiosk.records.writer import RecordWriter
+
+    state_dir = tmp_path / "not-mounted"
+    writer = RecordWriter(records_path(state_dir), retry_interval_s=0.05)
+    assert not writer.start()
+    try:
+        assert writer.fault_code == "storage.missing"
+        assert f"The state directory {state_dir} does not exist" in str(writer.fault_reason)
+    finally:
+        writer.stop()
+    assert not state_dir.exists()

@@ -44,7 +44,7 @@ def test_the_program_summary_and_the_placement_rules_come_before_any_current(kio
     assert badge.polarity.value == "negative"
     assert k.text("current_value") == "0.80 mA"
     assert k.text("current_cap") == "cap 1.50 mA"  # the face area cap (domain.md 6)
-    assert k.text("time_value") == "4 min" and k.text("time_cap") == "cap 10 min"
+    assert k.text("time_value") == "4 min" and k.text("time_cap") == "cap 7 min"
     assert k.text("dose_cap").startswith("Dose cap ")
     primaries = [b.ref for b in widgets_of(k.app.screen, KButton) if b.kind == "primary"]
     assert primaries == ["start_program"]

@@ -101,6 +101,8 @@ class Ads1115Model:
         self.on_alert_change = on_alert_change
         #: Fault ``adc_stuck``: every result is this voltage (at the PGA of that conversion).
         self.stuck_value_v: float | None = None
+        #: Fault ``adc_channel_dead``: these AINx pins read 0 V (a broken trace or input).
+        self.dead_channels: set[int] = set()
         self._never_ready = False
         self._pointer = POINTER_CONVERSION
         self._config = CONFIG_RESET & ~OS_BIT
@@ -323,7 +325,8 @@ class Ads1115Model:
         if self.stuck_value_v is not None:
             counts = self.stuck_value_v / lsb_v
         else:
-            inputs = self._analog_inputs(end_s)
+            inputs = tuple(0.0 if n in self.dead_channels else v
+                           for n, v in enumerate(self._analog_inputs(end_s)))
             positive, negative = MUX_INPUTS[conversion.mux]
             v_diff = self._pin_v(inputs[positive]) - (
                 0.0 if negative is None else self._pin_v(inputs[negative]))

@@ -18,6 +18,11 @@ control layer's business, which is exactly what the fault tests check.
 | ``short_circuit`` | ``ohm`` 10-100 (47) | electrodes bridged (wet bridge, touching) |
 | ``load_step`` | ``factor`` 0.1-10 | Rs and Rp scaled at once |
 | ``loop_stall`` | ``ms`` > 0 | the next bus transaction blocks that long (control thread stuck) |
+| ``relay_stuck`` | ``relay`` "k1"/"k2", ``position`` "closed"/"open" | contacts welded closed or
+  burnt open: they no longer follow the coil (the service self-test must catch it) |
+| ``adc_channel_dead`` | ``channel`` 0-3 | that ADS1115 input reads 0 V (broken trace or input) |
+| ``trip_fails`` | - | the over-current comparator never latches (no hardware trip) |
+| ``monostable_stuck`` | - | the heartbeat monostable holds K1 and BOOST_EN without toggles |
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kiosk.hal.sim.board import SimBoard
+    from kiosk.hal.sim.frontend import Relay
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,11 @@ FAULT_PARAMS: dict[str, tuple[FaultParam, ...]] = {
     "short_circuit": (FaultParam("ohm", 10.0, 100.0, default=47.0),),
     "load_step": (FaultParam("factor", 0.1, 10.0),),
     "loop_stall": (FaultParam("ms", 0.001, 600_000.0),),
+    "relay_stuck": (FaultParam("relay", choices=("k1", "k2")),
+                    FaultParam("position", choices=("closed", "open"))),
+    "adc_channel_dead": (FaultParam("channel", 0.0, 3.0),),
+    "trip_fails": (),
+    "monostable_stuck": (),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(FAULT_PARAMS)
 
@@ -160,6 +171,12 @@ class FaultInjector:
             board.dac_model.ignore_writes = True
         elif name == "loop_stall":
             board.bus.stall_next_transaction(float(p["ms"]) / 1000.0)
+        elif name == "adc_channel_dead":
+            channel = float(p["channel"])
+            if channel != int(channel):
+                raise ValueError(f"fault 'adc_channel_dead': channel={channel:g} must be a "
+                                 f"whole number 0..3")
+            board.adc_model.dead_channels.add(int(channel))
         else:
             self._apply_analog(name, p)
 
@@ -182,6 +199,13 @@ class FaultInjector:
                 skin.short_ohm = float(p["ohm"])
             elif name == "load_step":
                 skin.load_factor = float(p["factor"])
+            elif name == "relay_stuck":
+                relay: Relay = "k1" if p["relay"] == "k1" else "k2"
+                fe.set_relay_stuck(now_s, relay, p["position"] == "closed")
+            elif name == "trip_fails":
+                fe.set_trip_fails(now_s, True)
+            elif name == "monostable_stuck":
+                fe.set_monostable_stuck(now_s, True)
             else:  # pragma: no cover - FAULT_PARAMS and this dispatch are kept together
                 raise AssertionError(name)
             fe.skin_changed(now_s)
@@ -213,6 +237,16 @@ class FaultInjector:
             self._analog_undo(lambda fe, t: setattr(fe.skin, "short_ohm", None))
         elif name == "load_step":
             self._analog_undo(lambda fe, t: setattr(fe.skin, "load_factor", 1.0))
+        elif name == "relay_stuck":
+            # one entry per name: clearing repairs both relays
+            self._analog_undo(lambda fe, t: (fe.set_relay_stuck(t, "k1", None),
+                                             fe.set_relay_stuck(t, "k2", None)))
+        elif name == "adc_channel_dead":
+            board.adc_model.dead_channels.clear()
+        elif name == "trip_fails":
+            self._analog_undo(lambda fe, t: fe.set_trip_fails(t, False))
+        elif name == "monostable_stuck":
+            self._analog_undo(lambda fe, t: fe.set_monostable_stuck(t, False))
 
     def _analog_undo(self, action: Any) -> None:
         board = self._board

@@ -210,6 +210,10 @@ class FrontEnd:
         self._runaway = False
         # latched / delayed outputs
         self._tripped = False
+        # hardware faults the service self-test must catch (kiosk.hal.sim.faults)
+        self._stuck_contacts: dict[Relay, bool] = {}  # relay_stuck: welded / open contacts
+        self._trip_fails = False  # trip_fails: the comparator never latches
+        self._monostable_stuck = False  # monostable_stuck: holds K1 without heartbeat edges
         self._coil: dict[Relay, bool] = {"k1": False, "k2": False}
         self._contacts: dict[Relay, bool] = {"k1": False, "k2": False}
         self._pending: dict[Relay, float] = {}
@@ -254,6 +258,34 @@ class FrontEnd:
         """Fault: the V-to-I stage fails short; only the load, the rail and the trip limit it."""
         self.advance_to(t_s)
         self._runaway = failed
+        self._settle()
+
+    def set_relay_stuck(self, t_s: float, relay: Relay, closed: bool | None) -> None:
+        """Fault: ``relay``'s contacts stay ``closed`` (welded) or open whatever the coil does;
+        None repairs it (the contacts follow the coil again)."""
+        self.advance_to(t_s)
+        if closed is None:
+            self._stuck_contacts.pop(relay, None)
+            target = self._coil[relay]
+        else:
+            self._stuck_contacts[relay] = closed
+            target = closed
+        self._pending.pop(relay, None)
+        if self._contacts[relay] != target:
+            self._contacts[relay] = target
+            self.relay_events.append(RelayEvent(self._t, relay, "contacts", target))
+        self._settle()
+
+    def set_trip_fails(self, t_s: float, fails: bool) -> None:
+        """Fault: the over-current comparator never latches (the hardware trip is gone)."""
+        self.advance_to(t_s)
+        self._trip_fails = fails
+        self._settle()
+
+    def set_monostable_stuck(self, t_s: float, stuck: bool) -> None:
+        """Fault: the heartbeat monostable's output stays high without heartbeat edges."""
+        self.advance_to(t_s)
+        self._monostable_stuck = stuck
         self._settle()
 
     def skin_changed(self, t_s: float) -> None:
@@ -362,9 +394,12 @@ class FrontEnd:
     def next_event_s(self) -> float | None:
         """When the model next changes on its own (relay contacts, monostable, trip)."""
         candidates = list(self._pending.values())
-        if self._heartbeat_alive(self._t) and self._heartbeat_edge_s is not None:
+        if (self._heartbeat_alive(self._t) and self._heartbeat_edge_s is not None
+                and not self._monostable_stuck):
             candidates.append(self._heartbeat_edge_s + self.params.heartbeat_timeout_s)
-        if self._over_since_s is not None and not self._tripped:
+        if self._trip_fails:
+            pass  # a comparator that never latches has no deadline to wake for
+        elif self._over_since_s is not None and not self._tripped:
             candidates.append(self._over_since_s + self.params.trip_delay_s)
         elif self._runaway and not self._tripped:
             # An over-current may start at any time during a runaway; look every millisecond
@@ -412,6 +447,8 @@ class FrontEnd:
         return min(candidates) if candidates else None
 
     def _heartbeat_alive(self, t_s: float) -> bool:
+        if self._monostable_stuck:
+            return True
         edge = self._heartbeat_edge_s
         return edge is not None and t_s < edge + self.params.heartbeat_timeout_s
 
@@ -523,11 +560,14 @@ class FrontEnd:
             for relay, due in list(self._pending.items()):
                 if due <= t:
                     del self._pending[relay]
+                    if relay in self._stuck_contacts:
+                        continue  # welded or broken contacts do not follow the coil
                     self._contacts[relay] = self._coil[relay]
                     self.relay_events.append(RelayEvent(t, relay, "contacts",
                                                         self._coil[relay]))
                     changed = True
             if (self._over_since_s is not None and not self._tripped
+                    and not self._trip_fails
                     and t >= self._over_since_s + p.trip_delay_s):
                 self._tripped = True
                 self._input_changes.append(InputChange(t, "hw_trip_n", False))

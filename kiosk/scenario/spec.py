@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 from kiosk.control.commands import Polarity, StopReason
 from kiosk.control.reasons import CATALOGUE, FAULT_CODES, Kind
 from kiosk.control.snapshot import TreatmentState
+from kiosk.files import BadInput, InputFileError, one_line, parse_toml, read_text_file
 
 AREAS = ("face", "neck", "decollete", "eye_area")
 INDICATIONS = ("disincrustation", "pigmentation", "ageing", "puffiness", "dry_skin")
@@ -49,12 +49,19 @@ STATES = tuple(state.value for state in TreatmentState)
 MAX_DURATION_S = 3600.0  # a session is at most 30 min; an hour bounds any scenario
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be run as written; the message names file, line and key."""
+MAX_SCENARIO_BYTES = 256 * 1024
+"""The largest shipped scenario is under 1 KiB; a quarter of a MiB is thousands of events."""
+_REQUIRED = ("a scenario file needs at least a [program] table with area and indication "
+             "(see kiosk/scenario/spec.py for the format)")
+
+
+class ScenarioError(BadInput):
+    """A scenario file that cannot be run as written; the one-line message names file, line and
+    key (a :class:`~kiosk.files.BadInput`: exit code 2)."""
 
     def __init__(self, path: Path | str, line: int | None, key: str, message: str) -> None:
         where = f"{path}:{line}" if line else f"{path}"
-        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        super().__init__(one_line(f"{where}: {key}: {message}" if key else f"{where}: {message}"))
         self.path = str(path)
         self.line = line
         self.key = key
@@ -320,23 +327,20 @@ def load_scenario(path: Path | str, *, fault_params: Mapping[str, Callable[[dict
     """Read and check a scenario file. ``fault_params`` maps each fault name of the simulated
     board to a checker of its parameters (raising ValueError with the reason)."""
     path_text = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(path_text, None, "", f"cannot read the file: {error}") from error
+    try:  # the shared reader: size limit before reading, UTF-8, not binary, not empty
+        text = read_text_file(path, what="scenario file", max_bytes=MAX_SCENARIO_BYTES,
+                              required=_REQUIRED)
+    except InputFileError as error:
+        raise ScenarioError(path_text, error.line, "", error.problem) from None
     return parse_scenario(text, path_text, fault_params=fault_params)
 
 
 def parse_scenario(text: str, path: str, *,
                    fault_params: Mapping[str, Callable[[dict[str, Any]], None]]) -> Scenario:
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None)  # Python 3.14+; before that only the text has it
-        if line is None:
-            found = re.search(r"at line (\d+)", str(error))
-            line = int(found.group(1)) if found else None
-        raise ScenarioError(path, line, "", f"not valid TOML: {error}") from error
+        raw = parse_toml(text, path, what="scenario file")
+    except InputFileError as error:
+        raise ScenarioError(path, error.line, "", error.problem) from None
     lines = locate_keys(text)
     r = _Reader(path, lines)
     r.check_keys(raw, _TOP_KEYS, ())

@@ -38,14 +38,15 @@ from kiosk.control.commands import (
 from kiosk.control.limits import ResolvedProgram, resolve_program
 from kiosk.control.loop import CycleRecord
 from kiosk.control.reasons import Code, Kind, spec_of
-from kiosk.control.scenario.spec import Scenario, ScenarioError, ScenarioEvent
 from kiosk.control.service import Controller, build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
+from kiosk.files import BadInput, shown_path
 from kiosk.hal.clock import Clock, RealClock, TimerHandle
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import SimulationEnded, VirtualClock
 from kiosk.hal.sim.skin import SkinParams
+from kiosk.scenario.spec import Scenario, ScenarioError, ScenarioEvent
 
 UI_POLL_S = 1.0 / 15.0  # the kiosk polls (and sends a heartbeat) at 15 Hz
 SETTLE_S = 1.0  # a scenario without duration_s ends after a final state held this long
@@ -443,5 +444,10 @@ def run_scenario(scenario: Scenario, *, realtime: bool = False,
     """Run ``scenario`` (see :class:`ScenarioRun`), writing the per-cycle trace if asked."""
     if trace_path is None:
         return ScenarioRun(scenario, realtime=realtime).run()
-    with open(trace_path, "w", newline="", encoding="utf-8") as trace:
+    try:
+        trace = open(trace_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        raise BadInput(f"{shown_path(trace_path)}: cannot write the trace "
+                       f"({error.strerror or error}); --trace needs a writable file path") from None
+    with trace:
         return ScenarioRun(scenario, realtime=realtime, trace=trace).run()

@@ -1,9 +1,13 @@
-"""Check a run against its scenario's ``[expect]`` table: one plain sentence per miss."""
+"""Check a run against its scenario's ``[expect]`` table: one plain sentence per miss.
+
+Every key present must hold. Beyond them, one rule holds for every scenario: a latched fault
+that the table does not name (neither ``fault`` nor ``faults``) is a miss, so a scenario without
+``[expect]`` passes only when the run latched no fault."""
 
 from __future__ import annotations
 
-from kiosk.control.scenario.runner import RunResult
-from kiosk.control.scenario.spec import Expectation
+from kiosk.scenario.runner import RunResult
+from kiosk.scenario.spec import Expectation
 
 
 def _ms(value: float | None) -> str:
@@ -23,6 +27,13 @@ def failed_expectations(expect: Expectation, result: RunResult) -> list[str]:
             misses.append(f"first fault is {first!r}, expected {expect.fault!r}")
     if expect.faults is not None and tuple(codes) != expect.faults:
         misses.append(f"faults are {codes}, expected {list(expect.faults)}")
+    if expect.fault is None and expect.faults is None:
+        # A fault nobody expected is a failure, [expect] or not: a scenario that latched one
+        # must say so (fault = "...") to pass, or a broken run would look like a clean one.
+        for fault in result.faults:
+            misses.append(f"unexpected fault {fault.code!r} latched at {fault.at_s:.3f} s "
+                          f"(the [expect] table names no fault; add fault = {fault.code!r} "
+                          f"if it is meant)")
     if expect.max_safe_after_ms is not None:
         for fault in result.faults:
             value = fault.safe_after_ms
