@@ -82,9 +82,8 @@ def test_extraction_finds_calls_and_skips_non_literals(tmp_path) -> None:  # typ
 
 
 def test_the_runtime_package_does_not_import_the_catalogue_tool() -> None:
-    from pathlib import Path
-
     import ast
+    from pathlib import Path
 
     package = Path(i18n.__file__).resolve().parent.parent
     offenders = []
