@@ -132,8 +132,14 @@ class Heartbeat:
     """The UI is alive. While current flows, a missing heartbeat is a fault (UI froze)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Chirp:
+    """An information signal (IEC 60601-1-8 information priority): one short beep of the buzzer,
+    e.g. a stage timer ran out. It changes no state; a latched fault's alarm sounds regardless."""
+
+
 Command = (StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat
-           | EndSession)
+           | EndSession | Chirp)
 COMMAND_TYPES: tuple[type, ...] = (StartTreatment, Pause, Resume, Stop, AdjustCurrent, Acknowledge,
-                                   Heartbeat, EndSession)
+                                   Heartbeat, EndSession, Chirp)
 """Every command class, for the validation of objects that claim to be one."""

@@ -30,6 +30,7 @@ from kiosk.control.codes import Reason
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    Chirp,
     Command,
     EndSession,
     Heartbeat,
@@ -98,6 +99,7 @@ MIN_REMAINING_DOSE_MA_MIN = lim.MIN_TARGET_MA * lim.RAMP_MIN_DURATION_S / 60.0
 """A 30 s ramp up and down at 0.05 mA: less dose left than this is no treatment."""
 CONTACT_POOR_FACTOR = 2.0
 CONTACT_POOR_CLEAR_FACTOR = 1.5
+CHIRP_S = 0.15  # one short information beep (a timer ran out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,7 @@ class ControlCore:
         self._hw_trip_ok = True
         self._hw_reset_until_s = -math.inf
         self._hw_reset_now = False
+        self._chirp_until_s = -math.inf  # the buzzer's information beep sounds until then
         self._test_samples: list[tuple[float, float]] = []
         self._compliance_warning = False
         self._best_load_kohm: float | None = None
@@ -382,6 +385,9 @@ class ControlCore:
         command = checked
         self._last_ui_s = now_s  # any command proves the screen is alive
         if isinstance(command, Heartbeat):
+            return
+        if isinstance(command, Chirp):
+            self._chirp_until_s = now_s + CHIRP_S
             return
         if isinstance(command, Acknowledge):
             self._acknowledge(command, now_s, events)
@@ -847,7 +853,8 @@ class ControlCore:
         k2 = self._applied.polarity_reversed if plan.polarity_reversed is None \
             else plan.polarity_reversed
         actuation = Actuation(dac_ma=dac, output_relay_closed=plan.relay_closed,
-                              polarity_reversed=k2, boost_on=plan.boost_on, buzzer_on=False,
+                              polarity_reversed=k2, boost_on=plan.boost_on,
+                              buzzer_on=now_s < self._chirp_until_s,
                               heartbeat_ok=plan.heartbeat, hw_trip_reset=self._hw_reset_now)
         self._guard(actuation, state, step, cap)
         return actuation, setpoint

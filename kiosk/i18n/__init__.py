@@ -2,8 +2,9 @@
 
 Every string a person reads goes through :func:`_`. The catalogues are ordinary gettext ``.po``
 sources with their compiled ``.mo`` beside them (both committed, so the device needs no build
-tools); :mod:`kiosk.i18n.build` extracts the message ids from the sources and the catalogue and
-recompiles, and a test keeps the three in step.
+tools); the developer tool ``python -m tools.i18n.catalogue`` (Babel, outside the runtime
+package) extracts the message ids from the sources and the catalogue and recompiles, and a test
+keeps the three in step. Numbers are written in the language's notation by :mod:`.numbers`.
 
 The language is process-wide state on purpose: there is one screen and one beautician. Screens
 that show text subscribe with :func:`add_listener` and rebuild their labels when it changes.

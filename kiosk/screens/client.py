@@ -53,7 +53,7 @@ class ClientScreen(KioskScreen):
         new.add_widget(FitLabel(text=_("A pseudonymous id is created for the client's card. A "
                                        "name is optional."),
                                 color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX + 1,
-                                size_hint_y=None, height=56))
+                                size_hint_y=None, height=72))
         self.name_input = KioskTextInput("new_name", _("Name (optional)"))
         new.add_widget(self.name_input)
         new.add_widget(Widget())

@@ -14,12 +14,13 @@ from kiosk.screens.base import KioskScreen
 from kiosk.screens.client import client_label
 from kiosk.screens.flow import Step
 from kiosk.screens.registry import register
-from kiosk.screens.texts import sensation_word
+from kiosk.screens.texts import outcome_words, sensation_word
 from kiosk.screens.widgets import FitLabel, Panel, format_dose
 
 
 def session_line(app: object, record: object) -> str:
-    """"12.03.2025 · Face · Deep cleansing · 3.2 mA·min · burning" (or why it ended)."""
+    """"12.03.2025 · Face · Deep cleansing · finished normally · 3.2 mA·min · burning": how each
+    session ended comes from the record's stop reason (an E-stop is named, never "normal")."""
     catalogue = app.catalogue  # type: ignore[attr-defined]
     date = time.strftime("%d.%m.%Y", time.localtime(record.started_wall_s))  # type: ignore
     parts = [date]
@@ -27,9 +28,11 @@ def session_line(app: object, record: object) -> str:
     if program is not None:
         parts.append(cv.tr(catalogue.area(program.area).name))
         parts.append(cv.tr(catalogue.indication(program.indication).name))
-    elif str(record.screening_result) == "blocked":  # type: ignore[attr-defined]
-        parts.append(_("screening: not possible"))
     summary = record.summary  # type: ignore[attr-defined]
+    if summary is not None:
+        parts.append(outcome_words(summary.stop_reason))
+    elif str(record.screening_result) == "blocked":  # type: ignore[attr-defined]
+        parts.append(outcome_words("screening_blocked"))
     if summary is not None and summary.dose_ma_min is not None:
         parts.append(format_dose(summary.dose_ma_min))
     sensations = record.sensations  # type: ignore[attr-defined]

@@ -9,21 +9,23 @@ always. Everything shown comes from the control snapshot; the screen only sends 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from kiosk.control.codes import Reason
 from kiosk.control.commands import AdjustCurrent, Pause, Resume, Stop, StopReason
 from kiosk.control.snapshot import Snapshot, TreatmentState
-from kiosk.i18n import _
+from kiosk.i18n import _, numbers
 from kiosk.screens import catalogue_view as cv
 from kiosk.screens import theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.flow import CURRENT_STEP_MA, Step
 from kiosk.screens.plot import LivePlot
 from kiosk.screens.registry import register
-from kiosk.screens.texts import reason_text, state_word
+from kiosk.screens.texts import fault_texts, reason_text, state_word
 from kiosk.screens.widgets import (
     Banner,
     Bar,
@@ -73,11 +75,12 @@ class CurrentScreen(KioskScreen):
         # reasons already in the snapshot when the screen opens are old news
         self._seen_reasons: list[Any] = [self.app.snapshot.last_refusal,
                                          self.app.snapshot.last_decision]
+        self._reason_shown: ShownReason | None = None
 
         self.state_band = Panel(orientation="horizontal", size_hint_y=None, height=46,
                                 padding=(12, 2), spacing=10)
         self.state_label = FitLabel(text="", ref="state_word", bold=True,
-                                    max_font_px=theme.HEADING_PX - 2, size_hint_x=0.45)
+                                    max_font_px=theme.HEADING_PX - 2, size_hint_x=0.62)
         self.state_band.add_widget(self.state_label)
         self.state_band.add_widget(FitLabel(text=program.title, ref="program_title",
                                             halign="right", max_font_px=theme.SMALL_PX + 2))
@@ -85,15 +88,15 @@ class CurrentScreen(KioskScreen):
 
         self.program = program
         main = BoxLayout(orientation="horizontal", padding=(10, 6, 10, 0), spacing=12)
-        left = BoxLayout(orientation="vertical", spacing=4, size_hint_x=None, width=548)
-        figures = BoxLayout(orientation="horizontal", size_hint_y=None, height=84, spacing=6)
+        left = BoxLayout(orientation="vertical", spacing=4, size_hint_x=None, width=530)
+        figures = BoxLayout(orientation="horizontal", size_hint_y=None, height=92, spacing=6)
         self.measured_label = ValueLabel(text="0.00", ref="measured",
                                          font_size=theme.LIVE_CURRENT_PX, bold=True,
-                                         halign="right", size_hint_x=None, width=178)
+                                         halign="right", size_hint_x=None, width=176)
         figures.add_widget(self.measured_label)
         figures.add_widget(ValueLabel(text=_("mA"), font_size=28, valign="bottom",
-                                      size_hint_x=None, width=50, padding=(0, 10)))
-        targets = BoxLayout(orientation="vertical", size_hint_x=None, width=168)
+                                      size_hint_x=None, width=50, padding=(0, 12)))
+        targets = BoxLayout(orientation="vertical", size_hint_x=None, width=150)
         self.target_label = ValueLabel(text="", ref="target", font_size=theme.BODY_PX - 1)
         self.cap_label = ValueLabel(text="", ref="cap", color=theme.TEXT_DIM,
                                     font_size=theme.SMALL_PX)
@@ -115,21 +118,21 @@ class CurrentScreen(KioskScreen):
         left.add_widget(self.plot)
         main.add_widget(left)
 
-        right = BoxLayout(orientation="vertical", spacing=4)
-        right.add_widget(PolarityBadge(program.polarity, diameter_px=48, compact=True, height=62))
+        right = BoxLayout(orientation="vertical", spacing=3)
+        right.add_widget(PolarityBadge(program.polarity, diameter_px=40, compact=True, height=50))
         self.contact_label = ValueLabel(text="", ref="contact", font_size=theme.SMALL_PX + 1,
-                                        size_hint_y=None, height=28)
-        self.contact_bar = Bar(height=14)
+                                        size_hint_y=None, height=26)
+        self.contact_bar = Bar(height=12)
         self.voltage_label = ValueLabel(text="", ref="electrode_voltage",
                                         font_size=theme.SMALL_PX, color=theme.TEXT_DIM,
                                         size_hint_y=None, height=24)
         self.dose_label = ValueLabel(text="", ref="dose", font_size=theme.SMALL_PX + 1,
-                                     size_hint_y=None, height=28)
-        self.dose_bar = Bar(height=14, fill=theme.PLOT_TARGET)
+                                     size_hint_y=None, height=26)
+        self.dose_bar = Bar(height=12, fill=theme.PLOT_TARGET)
         self.elapsed_label = ValueLabel(text="", ref="elapsed", font_size=theme.SMALL_PX + 1,
-                                        size_hint_y=None, height=28)
+                                        size_hint_y=None, height=26)
         self.remaining_label = ValueLabel(text="", ref="remaining", bold=True,
-                                          size_hint_y=None, height=30)
+                                          size_hint_y=None, height=28)
         for widget in (self.contact_label, self.contact_bar, self.voltage_label,
                        self.dose_label, self.dose_bar, self.elapsed_label,
                        self.remaining_label):
@@ -176,8 +179,7 @@ class CurrentScreen(KioskScreen):
         flow.sensation = "burning"
         flow.note_event(self.app.now_s(), "client_discomfort")
         self.app.records_view.add_sensation(flow, "burning")
-        self.banner.show(_("Stopped: the client felt burning. Remove the electrodes and look at "
-                           "the skin."))
+        self._arrange_for(self.app.snapshot.state)
 
     def end_stage(self) -> None:
         self.app.nav.go("tonic")
@@ -198,7 +200,13 @@ class CurrentScreen(KioskScreen):
 
     def _arrange_for(self, state: TreatmentState) -> None:
         started = self.app.flow.current_started
-        if state is TreatmentState.IDLE:
+        burnt = self.app.flow.burning_recorded()
+        if burnt and state in (TreatmentState.IDLE, TreatmentState.PAUSED, TreatmentState.DONE):
+            # after "client feels burning" the way on is to end the stage, not to start again
+            self._set_slot(self.slot_a, _("End current stage"), "primary", self.end_stage)
+            self._set_slot(self.slot_b, _("Check contact and start again"), "neutral",
+                           self.start_current)
+        elif state is TreatmentState.IDLE:
             self._set_slot(self.slot_a, _("Check contact and start again") if started
                            else _("Check contact and start"), "primary", self.start_current)
             self._set_slot(self.slot_b, _("End current stage") if started else None,
@@ -226,7 +234,7 @@ class CurrentScreen(KioskScreen):
             self.state_label.text = state_word(state)
             self.state_band.background = theme.STATE_COLOURS[state.value]
         ours = snapshot.session_id == self.app.flow.session_id
-        self.measured_label.text = f"{max(snapshot.measured_ma, 0.0):.2f}"
+        self.measured_label.text = numbers.decimal(max(snapshot.measured_ma, 0.0), 2)
         target_ma = snapshot.target_ma if ours else self.program.target_ma
         cap_ma = snapshot.current_cap_ma if ours else self.program.current_cap_ma
         self.target_label.text = _("target {value}").format(value=format_ma(target_ma))
@@ -238,44 +246,103 @@ class CurrentScreen(KioskScreen):
         start_kohm, loss_kohm = self.app.contact_thresholds_kohm
         word, fraction, colour = contact_quality(snapshot.load_kohm, start_kohm, loss_kohm)
         load_text = "" if snapshot.load_kohm is None else \
-            _(" ({value} kΩ)").format(value=f"{snapshot.load_kohm:.0f}")
+            _(" ({value} kΩ)").format(value=numbers.decimal(snapshot.load_kohm, 0))
         self.contact_label.text = _("Contact: {quality}").format(quality=word) + load_text
         self.contact_bar.fraction = fraction
         self.contact_bar.fill = colour
         self.voltage_label.text = _("Electrode voltage {value} V").format(
-            value=f"{snapshot.electrode_v:.1f}")
+            value=numbers.decimal(max(snapshot.electrode_v, 0.0), 1))
         dose_cap = snapshot.dose_cap_ma_min if ours else self.program.dose_cap_ma_min
         dose = snapshot.dose_ma_min if ours else 0.0
-        self.dose_label.text = _("Dose {dose} of {cap}").format(dose=f"{dose:.2f}",
+        self.dose_label.text = _("Dose {dose} of {cap}").format(dose=numbers.decimal(dose, 2),
                                                               cap=format_dose(dose_cap))
         self.dose_bar.fraction = dose / dose_cap if dose_cap > 0 else 0.0
         elapsed_s = snapshot.elapsed_s if ours else 0.0
         remaining_s = snapshot.remaining_s if ours else self.program.stage_s
         self.elapsed_label.text = _("Elapsed {time}").format(time=format_min_s(elapsed_s))
         self.remaining_label.text = _("Remaining {time}").format(time=format_min_s(remaining_s))
-        self.plot.add_sample(snapshot.time_s, snapshot.measured_ma, target_ma, cap_ma)
+        self.plot.add_sample(snapshot.time_s, snapshot.measured_ma,
+                             snapshot.setpoint_ma if ours else 0.0, cap_ma, target_ma=target_ma)
         self.plot.redraw()
         self._show_messages(snapshot)
 
     def _show_messages(self, snapshot: Snapshot) -> None:
-        """Medium alarms and decisions in the yellow/cyan band; faults go to the overlay."""
-        if snapshot.compliance_warning:
-            self.banner.show(_("The electrode voltage is high: the ramp is held. Check and wet "
-                               "the electrodes."))
-            return
-        if snapshot.contact_poor and snapshot.state in FLOWING:
-            self.banner.show(_("Contact is getting poor: check that the electrodes are wet and "
-                               "on the skin."))
-            return
+        """The band shows what the newest snapshot (and the flow) says now, nothing older."""
+        self._remember_reason(snapshot)
+        message = band_message(snapshot, self.app.flow, self._reason_shown)
+        if message is None:
+            self.banner.show(None)
+        else:
+            self.banner.show(message[0], level=message[1])
+
+    def _remember_reason(self, snapshot: Snapshot) -> None:
+        """A new refusal or decision is shown while the state it came in lasts (at most
+        ``REASON_SHOWN_S``): "no current flows" from a failed check goes once a ramp starts."""
         for reason in (snapshot.last_refusal, snapshot.last_decision):
             if reason is None or any(reason is seen for seen in self._seen_reasons):
                 continue
             self._seen_reasons = [*self._seen_reasons[-3:], reason]
             if reason.code in SHOWN_REASONS:
-                level = "medium" if reason.severity.value == "medium" else "info"
-                self.banner.show(reason_text(reason), level=level)
-                return
+                self._reason_shown = ShownReason(reason, snapshot.state, snapshot.time_s)
+        shown = self._reason_shown
+        if shown is not None and (snapshot.state is not shown.state
+                                  or snapshot.time_s - shown.since_s > REASON_SHOWN_S):
+            self._reason_shown = None
 
+
+REASON_SHOWN_S = 12.0
+LIVE_FLOWING = (TreatmentState.RAMP_UP, TreatmentState.HOLD)
+
+
+@dataclass(frozen=True)
+class ShownReason:
+    reason: Any
+    state: TreatmentState
+    since_s: float
+
+
+def band_message(snapshot: Snapshot, flow: Any,
+                 shown: ShownReason | None) -> tuple[str, str] | None:
+    """(text, level) of the band for this snapshot, or None: every warning holds only while its
+    cause is in the snapshot (a STOP, a zero voltage or a good contact clears it at once)."""
+    flowing = snapshot.output_enabled and snapshot.state in LIVE_FLOWING
+    if snapshot.compliance_warning and flowing and snapshot.electrode_v > 0.05:
+        return (_("The electrode voltage is high: the ramp is held. Check and wet the "
+                  "electrodes."), "medium")
+    if snapshot.contact_poor and flowing:
+        return (_("Contact is getting poor: check that the electrodes are wet and on the "
+                  "skin."), "medium")
+    if snapshot.fault is None and snapshot.state not in FLOWING:
+        if flow.burning_recorded():
+            return (_("Stopped: the client felt burning. Remove the electrodes and look at the "
+                      "skin."), "medium")
+        acknowledged = acknowledged_fault(flow)
+        if acknowledged is not None:
+            return (_("Acknowledged: {what} The current is off; check contact and start again "
+                      "from zero.").format(what=fault_texts(Reason(acknowledged,
+                                                                   acknowledged))[0]), "info")
+    if shown is not None:
+        reason = shown.reason
+        if reason.code in LIVE_REASONS and not flowing:
+            return None  # a warning about the flowing current ends with the current
+        level = "medium" if reason.severity.value == "medium" else "info"
+        return reason_text(reason), level
+    return None
+
+
+def acknowledged_fault(flow: Any) -> str | None:
+    """The fault code the beautician acknowledged last, if nothing was started since."""
+    for event in reversed(flow.events):
+        if event.code.startswith("acknowledged:"):
+            return str(event.code.split(":", 1)[1])
+        if event.code in ("start_requested", "restart_requested", "resume"):
+            return None
+    return None
+
+
+# reasons about the flowing current: they mean nothing once it stopped
+LIVE_REASONS = {"compliance_limit", "contact_poor", "current_at_cap", "adjust_capped",
+                "current_above_cap", "current_at_minimum"}
 
 SHOWN_REASONS = {
     "contact_check_failed", "contact_check_open", "contact_check_short", "contact_poor",

@@ -21,7 +21,7 @@ from kiosk.control.snapshot import FaultInfo, Snapshot
 from kiosk.i18n import _
 from kiosk.screens import theme
 from kiosk.screens.texts import fault_texts, reason_text
-from kiosk.screens.widgets import FitLabel, KButton, StopButton
+from kiosk.screens.widgets import FitLabel, KButton, StopButton, ValueLabel, format_ma
 
 if TYPE_CHECKING:
     from kiosk.app import KioskApp
@@ -81,10 +81,18 @@ class FaultOverlay(FloatLayout):
             self.refusal_text = reason_text(refusal)
             self.acknowledged_code = None
             self.rebuild()
+        self.show_current(snapshot.measured_ma)
         flash_on = int(snapshot.time_s / (FLASH_PERIOD_S / 2)) % 2 == 0
         colour = list(theme.ALARM_HIGH if flash_on else theme.ALARM_HIGH_DIM)
         if list(self._band_colour.rgba) != colour:  # an assignment redraws the window, even
             self._band_colour.rgba = colour  # of the same colour: only when the flash changes
+
+    def show_current(self, measured_ma: float) -> None:
+        """The measured current now: the beautician sees that it really is (near) zero."""
+        label = getattr(self, "current_label", None)
+        if label is not None:
+            label.text = _("Current now: {value}").format(value=format_ma(max(measured_ma,
+                                                                              0.0)))
 
     def _show(self) -> None:
         self.visible = True
@@ -111,28 +119,34 @@ class FaultOverlay(FloatLayout):
         if self.fault is None:
             return
         what, todo = fault_texts(self.fault.reason)
-        column = BoxLayout(orientation="vertical", padding=(24, 16, 24, theme.PADDING_PX),
-                           spacing=8,
-                           size_hint=(1, 1))
-        column.add_widget(FitLabel(text=_("CURRENT STOPPED"), ref="fault_heading",
-                                   max_font_px=theme.HEADING_PX, bold=True,
-                                   size_hint_y=None, height=44))
+        # the red band (110 px) holds the heading and what happened; everything sized to fit
+        # 480 px with the action row (the layout test renders it in every language)
+        column = BoxLayout(orientation="vertical", padding=(24, 8, 24, theme.PADDING_PX),
+                           spacing=4, size_hint=(1, 1))
+        head = BoxLayout(orientation="horizontal", size_hint_y=None, height=44, spacing=12)
+        head.add_widget(FitLabel(text=_("CURRENT STOPPED"), ref="fault_heading",
+                                 max_font_px=theme.HEADING_PX, bold=True))
+        self.current_label = ValueLabel(text="", ref="fault_current", bold=True,
+                                        font_size=theme.BODY_PX + 3, halign="right",
+                                        size_hint_x=None, width=300)
+        head.add_widget(self.current_label)
+        column.add_widget(head)
         column.add_widget(FitLabel(text=what, ref="fault_what", max_font_px=theme.BODY_PX + 3,
                                    bold=True, size_hint_y=None, height=52))
         column.add_widget(FitLabel(text=_("What to do: {todo}").format(todo=todo),
-                                   ref="fault_todo", size_hint_y=None, height=84))
+                                   ref="fault_todo", size_hint_y=None, height=80))
         column.add_widget(FitLabel(
             text=_("The alarm sounds until a person acknowledges it. Current cannot flow again "
                    "before a new contact check and a fresh ramp from zero."),
             ref="fault_note", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX + 1,
-            size_hint_y=None, height=60))
+            size_hint_y=None, height=52))
         column.add_widget(FitLabel(
             text=_("Code for service: {code} at {time}").format(
                 code=self.fault.code, time=self.noticed_at),
             ref="fault_code", color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX,
-            size_hint_y=None, height=30))
+            size_hint_y=None, height=26))
         column.add_widget(FitLabel(text=self.refusal_text, ref="fault_refusal",
-                                   color=theme.ALARM_MEDIUM, size_hint_y=None, height=52,
+                                   color=theme.ALARM_MEDIUM, size_hint_y=None, height=46,
                                    max_font_px=theme.SMALL_PX + 2))
         column.add_widget(Widget())
         actions = BoxLayout(orientation="horizontal", size_hint_y=None,
@@ -150,6 +164,7 @@ class FaultOverlay(FloatLayout):
             # the very place of the screen's own STOP (action bar: right and bottom padding)
             self.add_widget(StopButton(on_tap=self._stop))
             self._sync()
+        self.show_current(self.app.snapshot.measured_ma)
 
     def acknowledge(self) -> None:
         if self.fault is None:

@@ -52,6 +52,7 @@ class StageTimer:
 
     duration_s: float
     started_at_s: float | None = None
+    chirped: bool = False  # the buzzer's one information beep at the end was asked for
 
     def start(self, now_s: float) -> None:
         if self.started_at_s is None:

@@ -108,7 +108,7 @@ class HomeScreen(KioskScreen):
         body = BoxLayout(orientation="horizontal", padding=theme.PADDING_PX * 2, spacing=20)
         left = BoxLayout(orientation="vertical", spacing=12, size_hint_x=0.62)
         self.status_panel = Panel(orientation="vertical", padding=14, spacing=4,
-                                  size_hint_y=None, height=150)
+                                  size_hint_y=None, height=140)
         self.status_label = FitLabel(text="", ref="device_status", bold=True,
                                      max_font_px=theme.HEADING_PX, size_hint_y=None, height=48)
         self.status_detail = FitLabel(text="", ref="device_status_detail")

@@ -23,12 +23,12 @@ class IndicationScreen(KioskScreen):
         return _("{area}: what to treat").format(area=cv.tr(area.name))
 
     def build_content(self) -> None:
-        body = BoxLayout(orientation="vertical", padding=(16, 10), spacing=10)
+        body = BoxLayout(orientation="vertical", padding=(16, 8), spacing=8)
         for indication in self.app.catalogue.indications_for(self.app.flow.area):
-            row = BoxLayout(orientation="horizontal", spacing=12, size_hint_y=None, height=76)
+            row = BoxLayout(orientation="horizontal", spacing=12, size_hint_y=None, height=70)
             row.add_widget(KButton(text=cv.tr(indication.name),
                                    ref=f"indication_{indication.id}", size_hint=(None, None),
-                                   width=280, height=72, bold=True,
+                                   width=280, height=70, bold=True,
                                    kind="selected" if indication.id == self.app.flow.indication
                                    else "neutral",
                                    on_tap=lambda ind=indication.id: self.choose(ind)))

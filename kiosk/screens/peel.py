@@ -28,5 +28,5 @@ class PeelScreen(TimedStageScreen):
         return _("Next: apply the active")
 
     def go_next(self) -> None:
-        self.app.flow.note_event(self.app.now_s(), "peel_done")
+        self.note_stage_end("peel")
         self.app.nav.go("active")

@@ -1,8 +1,9 @@
 """The placement drawing of an area: where the active electrode goes, where never, the return.
 
 Shapes come from ``kiosk/assets/placement.toml`` (vector data, no text, nothing fetched at run
-time); this widget only draws them. Forbidden zones are crossed out as well as red, so colour is
-never the only cue.
+time); this widget only draws them: a clean outline of the client, the active electrode's zones
+filled green, the return electrode grey, forbidden zones hatched red (pattern as well as colour,
+so colour is never the only cue; no crosses piled over the eyes).
 """
 
 from __future__ import annotations
@@ -82,20 +83,30 @@ class PlacementDrawing(Widget):
         else:
             raise ValueError(f"unknown shape kind {kind!r}")
 
-    def _cross_out(self, shape: dict[str, Any]) -> None:
-        """Two diagonals through the zone: "never here" without relying on red."""
+    def _hatch(self, shape: dict[str, Any]) -> None:
+        """Horizontal hatching inside a forbidden zone and its outline: "never here" as a
+        pattern as well as a colour, without piling marks over the face."""
         x0, y0, side = self._box()
-        if shape["kind"] == "line":
-            xs, ys = shape["points"][0::2], shape["points"][1::2]
-            cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
-            half = 0.04
-        else:
-            cx, cy = shape["x"], shape["y"]
-            half = max(shape["w"], shape["h"]) / 2 + 0.01
-        d = half * side / math.sqrt(2) * 1.2
-        px, py = x0 + cx * side, y0 + cy * side
-        self._group.add(Line(points=[px - d, py - d, px + d, py + d], width=3))
-        self._group.add(Line(points=[px - d, py + d, px + d, py - d], width=3))
+        kind = shape["kind"]
+        if kind == "line":  # a path the current must never take: a thin dashed line
+            points = [x0 + v * side if i % 2 == 0 else y0 + v * side
+                      for i, v in enumerate(shape["points"])]
+            self._group.add(Line(points=points, width=1, dash_length=5, dash_offset=4))
+            return
+        cx, cy = x0 + shape["x"] * side, y0 + shape["y"] * side
+        half_w, half_h = shape["w"] * side / 2, shape["h"] * side / 2
+        step = 3.0
+        y = cy - half_h + step / 2
+        while y < cy + half_h:
+            if kind == "ellipse":
+                ratio = max(0.0, 1 - ((y - cy) / half_h) ** 2)
+                half = half_w * math.sqrt(ratio)
+            else:
+                half = half_w
+            if half > 0.5:
+                self._group.add(Line(points=[cx - half, y, cx + half, y], width=1))
+            y += step
+        self._draw_shape(shape, fill=False, width=1.5)
 
     def redraw(self, *_args: Any) -> None:
         self._group.clear()
@@ -108,9 +119,6 @@ class PlacementDrawing(Widget):
         self._group.add(Color(*RETURN_COLOUR))
         for shape in self._roles.get("return", []):
             self._draw_shape(shape, fill=True, width=4)
-        self._group.add(Color(*FORBIDDEN_COLOUR[:3], 0.55))
-        for shape in self._roles.get("forbidden", []):
-            self._draw_shape(shape, fill=True, width=4)
         self._group.add(Color(*FORBIDDEN_COLOUR))
         for shape in self._roles.get("forbidden", []):
-            self._cross_out(shape)
+            self._hatch(shape)

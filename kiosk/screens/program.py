@@ -10,7 +10,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
-from kiosk.i18n import _
+from kiosk.i18n import _, numbers
 from kiosk.screens import catalogue_view as cv
 from kiosk.screens import theme
 from kiosk.screens.base import KioskScreen
@@ -57,35 +57,40 @@ class ProgramScreen(KioskScreen):
             name=cv.tr(flow.active_name or info.phase.actives[0].name)), ref="product",
             size_hint_y=None, height=52))
         left.add_widget(PolarityBadge(info.polarity, diameter_px=52))
-        left.add_widget(FitLabel(text=_("Electrode: {name}").format(name=info.electrode_name),
-                                 ref="electrode", size_hint_y=None, height=52,
-                                 max_font_px=theme.SMALL_PX + 1))
         electrodes = self.app.catalogue.electrodes_for(info.program)
+        self.electrode_refs = [f"electrode_{e.id}" for e in electrodes] \
+            if len(electrodes) > 1 else []
         if len(electrodes) > 1:
-            row = BoxLayout(orientation="horizontal", spacing=8, size_hint_y=None, height=52)
+            # one electrode per row, the whole width: long names wrap at words, never mid-word
             chosen = flow.electrode_id or info.program.default_electrode_id
             for electrode in electrodes:
-                row.add_widget(KButton(text=cv.tr(electrode.name), ref=f"electrode_{electrode.id}",
-                                       kind="selected" if electrode.id == chosen else "neutral",
-                                       height=50, font_size=theme.SMALL_PX,
-                                       on_tap=lambda e=electrode.id: self.choose_electrode(e)))
-            left.add_widget(row)
+                left.add_widget(KButton(
+                    text=cv.tr(electrode.name), ref=f"electrode_{electrode.id}",
+                    kind="selected" if electrode.id == chosen else "neutral", height=56,
+                    font_size=theme.SMALL_PX + 1,
+                    on_tap=lambda e=electrode.id: self.choose_electrode(e)))
+        else:
+            left.add_widget(FitLabel(text=_("Electrode: {name}").format(
+                name=info.electrode_name), ref="electrode", size_hint_y=None, height=56,
+                max_font_px=theme.SMALL_PX + 1))
         left.add_widget(Widget())
         body.add_widget(left)
 
         right = BoxLayout(orientation="vertical", spacing=6)
         right.add_widget(self._stepper(
-            _("Current"), format_ma(info.target_ma),
+            _("Target current"), format_ma(info.target_ma),
             _("cap {value}").format(value=format_ma(info.current_cap_ma)), "current",
             minus_ok=info.target_ma - CURRENT_STEP_MA >= MIN_CURRENT_MA - 1e-9,
-            plus_ok=info.target_ma + CURRENT_STEP_MA <= info.current_cap_ma + 1e-9))
+            plus_ok=info.target_ma + CURRENT_STEP_MA <= info.current_cap_ma + 1e-9,
+            value_px=44))
         right.add_widget(self._stepper(
             _("Time"), format_minutes(info.stage_s),
             _("cap {value}").format(value=format_minutes(info.stage_cap_s)), "time",
             minus_ok=info.stage_s - TIME_STEP_S >= MIN_STAGE_S - 1e-9,
-            plus_ok=info.stage_s + TIME_STEP_S <= info.stage_cap_s + 1e-9))
+            plus_ok=info.stage_s + TIME_STEP_S <= info.stage_cap_s + 1e-9, value_px=34))
         right.add_widget(FitLabel(text=_("Left today: {left} of {cap}").format(
-            left=f"{info.dose_cap_ma_min:.1f}", cap=format_dose(info.day_dose_cap_ma_min)),
+            left=numbers.decimal(info.dose_cap_ma_min, 1),
+            cap=format_dose(info.day_dose_cap_ma_min)),
             ref="dose_cap", size_hint_y=None, height=36))
         if info.reduced:
             right.add_widget(FitLabel(text=_("Caps halved: a caution item applies."),
@@ -98,22 +103,25 @@ class ProgramScreen(KioskScreen):
             _("Start treatment"), "start_program", self.start)))
 
     def _stepper(self, label: str, value: str, cap: str, ref: str, *, minus_ok: bool,
-                 plus_ok: bool) -> Panel:
+                 plus_ok: bool, value_px: int = 40) -> Panel:
+        """Name and cap on one line, then − value +: the value is the largest figure there."""
         panel = Panel(orientation="vertical", padding=(10, 4), spacing=2, size_hint_y=None,
                       height=112)
-        panel.add_widget(FitLabel(text=label, color=theme.TEXT_DIM, size_hint_y=None,
-                                  height=28, max_font_px=theme.SMALL_PX + 1))
-        row = BoxLayout(orientation="horizontal", spacing=10, size_hint_y=None, height=64)
+        head = BoxLayout(orientation="horizontal", size_hint_y=None, height=30, spacing=8)
+        head.add_widget(FitLabel(text=label, color=theme.TEXT_DIM,
+                                 max_font_px=theme.SMALL_PX + 1))
+        head.add_widget(ValueLabel(text=cap, ref=f"{ref}_cap", font_size=theme.SMALL_PX,
+                                   color=theme.TEXT_DIM, halign="right"))
+        panel.add_widget(head)
+        row = BoxLayout(orientation="horizontal", spacing=10, size_hint_y=None, height=70)
         row.add_widget(KButton(text="−", ref=f"{ref}_minus", font_size=40,
-                               size_hint=(None, None), size=(64, 64), disabled=not minus_ok,
+                               size_hint=(None, None), size=(70, 70), disabled=not minus_ok,
                                on_tap=lambda: self.change(ref, -1)))
-        row.add_widget(ValueLabel(text=value, ref=f"{ref}_value", font_size=32, bold=True,
-                                  halign="center"))
+        row.add_widget(ValueLabel(text=value, ref=f"{ref}_value", font_size=value_px,
+                                  bold=True, halign="center"))
         row.add_widget(KButton(text="+", ref=f"{ref}_plus", font_size=40,
-                               size_hint=(None, None), size=(64, 64), disabled=not plus_ok,
+                               size_hint=(None, None), size=(70, 70), disabled=not plus_ok,
                                on_tap=lambda: self.change(ref, +1)))
-        row.add_widget(ValueLabel(text=cap, ref=f"{ref}_cap", font_size=theme.SMALL_PX,
-                                  color=theme.TEXT_DIM, size_hint_x=None, width=120))
         panel.add_widget(row)
         return panel
 

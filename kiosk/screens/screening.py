@@ -28,14 +28,13 @@ class YesNoRow(Panel):
 
     def __init__(self, item_id: str, question: str, answer: bool | None,
                  on_answer: Any, **kwargs: Any) -> None:
-        super().__init__(orientation="horizontal", padding=(10, 2), spacing=8,
+        super().__init__(orientation="horizontal", padding=(8, 1), spacing=6,
                          size_hint_y=None, height=68, **kwargs)
-        self.add_widget(FitLabel(text=question, ref=f"question_{item_id}",
-                                 min_font_px=theme.SMALL_PX - 1))
+        self.add_widget(FitLabel(text=question, ref=f"question_{item_id}"))
         self.buttons: dict[bool, KButton] = {}
         for value, word in ((True, _("Yes")), (False, _("No"))):
             button = KButton(text=word, ref=f"{'yes' if value else 'no'}_{item_id}",
-                             size_hint=(None, None), width=88, height=58,
+                             size_hint=(None, None), width=76, height=58,
                              on_tap=lambda value=value: on_answer(item_id, value))
             self.buttons[value] = button
             self.add_widget(button)

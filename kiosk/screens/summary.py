@@ -15,7 +15,7 @@ from kiosk.screens.registry import register
 from kiosk.screens.texts import event_words, sensation_word
 from kiosk.screens.widgets import FitLabel, KButton, Panel, format_dose, format_ma, format_min_s
 
-EVENTS_SHOWN = 5
+EVENTS_SHOWN = 4
 
 
 def stop_reason(flow: TreatmentFlow) -> str:
@@ -41,7 +41,8 @@ class SummaryScreen(KioskScreen):
     step = Step.SUMMARY
 
     def title(self) -> str:
-        return _("Summary")
+        client = self.app.flow.client_label
+        return _("Summary: {client}").format(client=client) if client else _("Summary")
 
     def back_allowed(self) -> bool:
         return not self.app.flow.saved
@@ -67,21 +68,29 @@ class SummaryScreen(KioskScreen):
                                  size_hint_y=None, height=30, max_font_px=theme.SMALL_PX + 1))
         shown = [e for e in flow.events if e.code != "adjust"][-EVENTS_SHOWN:]
         for index, event in enumerate(shown):
-            left.add_widget(FitLabel(text=f"• {event_words(event.code)}",
-                                     ref=f"summary_event_{index}", size_hint_y=None, height=30,
+            left.add_widget(FitLabel(text=f"• {event_words(event.code, event.detail)}",
+                                     ref=f"summary_event_{index}", size_hint_y=None, height=28,
                                      max_font_px=theme.SMALL_PX))
         left.add_widget(Widget())
         body.add_widget(left)
         right = Panel(orientation="vertical", padding=10, spacing=8, size_hint_x=None, width=300)
-        right.add_widget(FitLabel(text=_("What did the client feel?"), bold=True,
-                                  size_hint_y=None, height=60))
-        grid = GridLayout(cols=2, spacing=8, size_hint_y=None, height=2 * 64 + 8)
-        for sensation in SENSATIONS:
-            grid.add_widget(KButton(text=sensation_word(sensation), ref=f"sensation_{sensation}",
-                                    kind="selected" if flow.sensation == sensation
-                                    else "neutral", disabled=flow.saved,
-                                    on_tap=lambda s=sensation: self.choose(s)))
-        right.add_widget(grid)
+        if flow.saved:
+            # saved: what was recorded, in words (not a greyed-out button to decode)
+            right.add_widget(FitLabel(
+                text=_("The client felt: {sensation}").format(
+                    sensation=sensation_word(flow.sensation or "none")),
+                ref="summary_sensation", bold=True, size_hint_y=None, height=64))
+        else:
+            right.add_widget(FitLabel(text=_("What did the client feel?"), bold=True,
+                                      size_hint_y=None, height=60))
+            grid = GridLayout(cols=2, spacing=8, size_hint_y=None, height=2 * 64 + 8)
+            for sensation in SENSATIONS:
+                grid.add_widget(KButton(text=sensation_word(sensation),
+                                        ref=f"sensation_{sensation}",
+                                        kind="selected" if flow.sensation == sensation
+                                        else "neutral",
+                                        on_tap=lambda s=sensation: self.choose(s)))
+            right.add_widget(grid)
         self.saved_label = FitLabel(text=_("Saved to the client's record.") if flow.saved
                                     else "", ref="saved", color=theme.CONTACT_GOOD,
                                     size_hint_y=None, height=60)

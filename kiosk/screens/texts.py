@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kiosk.control.codes import Reason
 from kiosk.control.snapshot import TreatmentState
-from kiosk.i18n import N_, _
+from kiosk.i18n import N_, _, numbers
 
 # code -> (what happened, what to do)
 FAULT_TEXTS: dict[str, tuple[str, str]] = {
@@ -100,7 +100,7 @@ def reason_text(reason: Reason) -> str:
     if known is None:
         return reason.text
     try:
-        return _(known).format(**dict(reason.details))
+        return numbers.format_template(_(known), **dict(reason.details))
     except (KeyError, ValueError, IndexError):
         return reason.text
 
@@ -158,6 +158,8 @@ SENSATION_WORDS: dict[str, str] = {
 EVENT_WORDS: dict[str, str] = {
     "caution_acknowledged": N_("Caution acknowledged: caps halved"),
     "peel_done": N_("Peel finished"),
+    "peel_ended_early": N_("Peel ended before its timer"),
+    "peel_timer_not_used": N_("Peel without the timer"),
     "active_applied": N_("Product applied"),
     "start_requested": N_("Current started"),
     "restart_requested": N_("Started again after a new contact check"),
@@ -167,6 +169,8 @@ EVENT_WORDS: dict[str, str] = {
     "stop_operator": N_("STOP pressed"),
     "client_discomfort": N_("Client felt burning: stopped"),
     "tonic_done": N_("Tonic lotion finished"),
+    "tonic_ended_early": N_("Tonic lotion ended before its timer"),
+    "tonic_timer_not_used": N_("Tonic lotion without the timer"),
 }
 
 
@@ -183,3 +187,24 @@ def event_words(code: str, detail: str = "") -> str:
         return _("Fault acknowledged")
     words = _(EVENT_WORDS[code]) if code in EVENT_WORDS else code
     return f"{words} ({detail})" if detail else words
+
+
+# How a session ended, as the history lists it (the record's stop_reason -> words).
+OUTCOME_WORDS: dict[str, str] = {
+    "completed": N_("finished normally"),
+    "operator": N_("ended with STOP"),
+    "ended_early": N_("ended early"),
+    "client_discomfort": N_("stopped: the client felt burning"),
+    "screening_blocked": N_("screening: not possible"),
+    "no_current_stage": N_("no current stage"),
+    "interrupted": N_("interrupted (power loss or crash)"),
+}
+
+
+def outcome_words(stop_reason: str | None) -> str:
+    """How a session ended, in words: a fault code names the fault (an E-stop included)."""
+    if stop_reason is None:
+        return _("still open")
+    if stop_reason in OUTCOME_WORDS:
+        return _(OUTCOME_WORDS[stop_reason])
+    return _("Fault: {what}").format(what=fault_texts(Reason(stop_reason, stop_reason))[0])

@@ -23,7 +23,8 @@ PADDING_PX = 10
 LIVE_CURRENT_PX = 76  # >= 64 px
 HEADING_PX = 32
 BODY_PX = 23  # 22-24 px
-SMALL_PX = 19  # the floor is 18 px
+SMALL_PX = 19
+FLOOR_PX = 18  # nothing under it (ui-guide): labels shrink to it, never below
 
 
 def rgba(hex_colour: str) -> list[float]:
@@ -40,7 +41,8 @@ PRIMARY = rgba("#1f8a4c")  # green: the forward action
 PRIMARY_PRESSED = rgba("#13663a")
 NEUTRAL = rgba("#3b4a59")
 NEUTRAL_PRESSED = rgba("#26313b")
-DISABLED = rgba("#262e36")  # a button that cannot be used now: no colour, dim text
+DISABLED = rgba("#1a2026")  # a button that cannot be used now: hardly above the background,
+TEXT_DISABLED = rgba("#66717c")  # with grey text: it reads as "not now", not as another colour
 STOP = rgba("#d32f2f")
 STOP_PRESSED = rgba("#8e1b1b")
 DISCOMFORT = rgba("#7b3fa0")  # "client feels burning": distinct from STOP red and from alarms

@@ -10,6 +10,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from kiosk.control.commands import Chirp
 from kiosk.control.snapshot import Snapshot
 from kiosk.i18n import _
 from kiosk.screens import theme
@@ -34,6 +35,20 @@ class TimedStageScreen(KioskScreen):
 
     def go_next(self) -> None:
         raise NotImplementedError
+
+    def note_stage_end(self, stage: str) -> None:
+        """On the record as it was: "<stage>_done" only when the timer ran out; otherwise
+        "<stage>_ended_early" with the time left, or "<stage>_timer_not_used"."""
+        timer = self.timer()
+        now_s = self.app.now_s()
+        if timer.finished(now_s):
+            self.app.flow.note_event(now_s, f"{stage}_done")
+        elif timer.started_at_s is None:
+            self.app.flow.note_event(now_s, f"{stage}_timer_not_used")
+        else:
+            self.app.flow.note_event(now_s, f"{stage}_ended_early",
+                                     _("{time} left").format(
+                                         time=format_min_s(timer.remaining_s(now_s))))
 
     def timer(self) -> StageTimer:
         timer = getattr(self.app.flow, self.timer_attr)
@@ -100,6 +115,9 @@ class TimedStageScreen(KioskScreen):
         self.start_button.disabled = not not_started
         self.start_button.text = _("Start timer") if not_started else _("Timer running")
         if timer.finished(now_s):
+            if not timer.chirped:
+                timer.chirped = True
+                self.app.submit(Chirp())  # one beep, information priority, besides the band
             self.banner.show(_("Time is up."), level="info")
             self.start_button.text = _("Timer done")
         else:

@@ -31,5 +31,5 @@ class TonicScreen(TimedStageScreen):
         return _("Finish: summary")
 
     def go_next(self) -> None:
-        self.app.flow.note_event(self.app.now_s(), "tonic_done")
+        self.note_stage_end("tonic")
         self.app.nav.go("summary")

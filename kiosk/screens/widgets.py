@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Ellipse, Rectangle
 from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -17,7 +18,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.control.commands import Polarity
-from kiosk.i18n import _
+from kiosk.i18n import _, numbers
 from kiosk.screens import theme
 
 _BUTTON_KINDS = {
@@ -51,7 +52,7 @@ class _ShrinkingLabel(Label):
 
     ref = StringProperty("")
     max_font_px = NumericProperty(theme.BODY_PX)
-    min_font_px = NumericProperty(theme.SMALL_PX)
+    min_font_px = NumericProperty(theme.FLOOR_PX)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("color", theme.TEXT)
@@ -67,26 +68,52 @@ class _ShrinkingLabel(Label):
         raise NotImplementedError
 
 
+def longest_word_px(label: Label) -> float:
+    """The width of the widest word of ``label`` at its current font: a line can never be narrower
+    (Kivy breaks a word in the middle when it must, and a beautician reads that as garbage)."""
+    words = label.text.split()
+    if not words:
+        return 0.0
+    widest = max(words, key=len)
+    probe = CoreLabel(text=widest, font_size=label.font_size, bold=label.bold,
+                      font_name=label.font_name)
+    probe.refresh()
+    return float(probe.content_width)
+
+
+def fit_wrapped(label: Label, width: float, height: float, max_px: float, min_px: float) -> None:
+    """Wrap ``label`` at words in ``width`` and shrink it from ``max_px`` (never under ``min_px``)
+    until the text fits ``height`` and no word is wider than a line. The rule of every label and
+    button with static text, so no screen has to get it right on its own."""
+    size_px = max_px
+    label.font_size = size_px
+    label.text_size = (width, None)
+    label.texture_update()
+    while (label.texture_size[1] > height or label.texture_size[0] > width + 1
+           or longest_word_px(label) > width) and size_px > min_px:
+        size_px -= 1
+        label.font_size = size_px
+        label.texture_update()
+
+
 class FitLabel(_ShrinkingLabel):
-    """A label that wraps inside its box and shrinks (never under 18 px) until the text fits.
+    """A label that wraps at words inside its box and shrinks (never under the 18 px floor) until
+    the text fits and no word is broken.
 
     Russian runs about 30 % longer than English: instead of a layout per language, every static
-    text shrinks a little when it must.
+    text shrinks a little when it must (the layout test fails a screen where that is not enough).
     """
 
     def _fit(self, *_args: Any) -> None:
         if self.width <= 1 or self.height <= 1:
             return
-        self.text_size = (self.width, None)
-        size_px = self.max_font_px
-        self.font_size = size_px
-        self.texture_update()
-        while (self.texture_size[1] > self.height or self.texture_size[0] > self.width + 1) \
-                and size_px > self.min_font_px:
-            size_px -= 1
-            self.font_size = size_px
-            self.texture_update()
-        self.text_size = (self.width, self.height)
+        pad_x = self.padding[0] + self.padding[2] if len(self.padding) == 4 \
+            else 2 * self.padding[0]
+        pad_y = self.padding[1] + self.padding[3] if len(self.padding) == 4 \
+            else 2 * self.padding[1]
+        fit_wrapped(self, self.width - pad_x, self.height - pad_y, self.max_font_px,
+                    self.min_font_px)
+        self.text_size = (self.width - pad_x, self.height - pad_y)
 
 
 class ValueLabel(_ShrinkingLabel):
@@ -107,7 +134,8 @@ class ValueLabel(_ShrinkingLabel):
         size_px = self.max_font_px
         self.font_size = size_px
         self.texture_update()
-        while self.texture_size[0] > self.width and size_px > self.min_font_px:
+        while (self.texture_size[0] > self.width or self.texture_size[1] > self.height) \
+                and size_px > self.min_font_px:
             size_px -= 2
             self.font_size = size_px
             self.texture_update()
@@ -128,13 +156,21 @@ class KButton(Button):
         kwargs.setdefault("valign", "middle")
         super().__init__(background_normal="", background_down="", **kwargs)
         self._on_tap = on_tap
+        self._max_font_px: float | None = None
         self.bind(state=self._paint, kind=self._paint, disabled=self._paint)
-        self.bind(size=self._wrap)
+        self.bind(size=self._wrap, text=self._wrap)
         self._paint()
         self._wrap()
 
     def _wrap(self, *_args: Any) -> None:
-        self.text_size = (max(self.width - 16, 10), None)
+        """Wrap at words with 8 px each side; shrink to the floor when a word or the lines would
+        not fit (a button text is never broken mid-word nor cut at the edge)."""
+        if self.width <= 16 or self.height <= 8:
+            return
+        if self._max_font_px is None:
+            self._max_font_px = float(self.font_size)
+        fit_wrapped(self, self.width - 16, self.height - 8, self._max_font_px, theme.FLOOR_PX)
+        self.text_size = (self.width - 16, None)
 
     def _paint(self, *_args: Any) -> None:
         normal, pressed, text = _BUTTON_KINDS[self.kind]
@@ -143,7 +179,7 @@ class KButton(Button):
         self.background_color = pressed if self.state == "down" else normal
         self.background_disabled_normal = ""
         self.color = text
-        self.disabled_color = theme.TEXT_DIM
+        self.disabled_color = theme.TEXT_DISABLED
 
     def on_release(self) -> None:
         if self._on_tap is not None:
@@ -308,11 +344,15 @@ class Banner(Panel):
 
 
 def format_ma(value_ma: float) -> str:
-    return _("{value} mA").format(value=f"{value_ma:.2f}")
+    return _("{value} mA").format(value=numbers.decimal(value_ma, 2))
 
 
 def format_dose(value_ma_min: float) -> str:
-    return _("{value} mA·min").format(value=f"{value_ma_min:.1f}")
+    return _("{value} mA·min").format(value=numbers.decimal(value_ma_min, 1))
+
+
+def format_volts(value_v: float) -> str:
+    return _("{value} V").format(value=numbers.decimal(value_v, 1))
 
 
 def format_min_s(seconds: float) -> str:
@@ -322,7 +362,24 @@ def format_min_s(seconds: float) -> str:
 
 
 def format_minutes(seconds: float) -> str:
-    minutes = seconds / 60.0
-    text = f"{minutes:.0f}" if abs(minutes - round(minutes)) < 1e-9 else f"{minutes:.1f}"
-    return _("{value} min").format(value=text)
+    return _("{value} min").format(value=numbers.minutes(seconds / 60.0))
 
+
+
+class TextColumn(BoxLayout):
+    """A column of wrapped texts that shares its height by how much each text has to say.
+
+    Fixed heights per line are what clipped the longer Russian texts; here every text gets a
+    share in proportion to its length (a rule, not a number per screen), and each label shrinks
+    to the floor inside its share when it must.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("orientation", "vertical")
+        kwargs.setdefault("spacing", 4)
+        super().__init__(**kwargs)
+
+    def add_text(self, text: str, **label_kwargs: Any) -> FitLabel:
+        label = FitLabel(text=text, size_hint_y=max(1.0, len(text) / 45.0), **label_kwargs)
+        self.add_widget(label)
+        return label
