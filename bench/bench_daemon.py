@@ -116,7 +116,7 @@ def bench_latency(samples: int = 400) -> None:
     remote.wait_connected(5)
     latencies_ms: list[float] = []
     try:
-        pairs = [(AdjustCurrent(0.05), None), (Resume(), None)]
+        pairs = [(AdjustCurrent(0.05), None), (Resume("no-such-session"), None)]
         for index in range(samples):
             command = pairs[index % 2][0]
             before = remote.snapshot.last_refusal

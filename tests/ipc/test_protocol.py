@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    Chirp,
     Command,
+    EndSession,
     Heartbeat,
     Pause,
     Polarity,
@@ -32,8 +34,8 @@ from kiosk.ipc.client import keep_identity, offline_snapshot
 EXAMPLES: list[Command] = [
     StartTreatment(ProgramRequest("face", "pigmentation", "face_roller", 0.6, 300.0, True, True,
                                   Polarity.POSITIVE, True), "s-1", True),
-    Pause(), Resume(), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
-    Acknowledge("estop"), Heartbeat(),
+    Pause(), Resume("s-1"), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
+    Acknowledge("estop"), Heartbeat(), EndSession("s-1"), Chirp(),
 ]
 
 
