@@ -50,9 +50,12 @@ POLL_HZ = 15.0
 
 
 class Controller(Protocol):
-    """What the UI needs of the control layer: the command queue and the latest snapshot."""
+    """What the UI needs of the control layer: the command queue, the latest snapshot and the
+    service queries (``query(what, **args) -> dict``, raising ``QueryRefused``)."""
 
     def submit(self, command: Command) -> None: ...
+
+    def query(self, what: str, **args: Any) -> dict[str, Any]: ...
 
     @property
     def snapshot(self) -> Snapshot: ...

@@ -29,8 +29,8 @@ CONTRACTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["import
 # Control modules the UI may import: the value types both sides of the socket share.
 SHARED_WITH_THE_UI = frozenset({
     "kiosk.control.catalogue", "kiosk.control.codes", "kiosk.control.commands",
-    "kiosk.control.domain_limits", "kiosk.control.limits", "kiosk.control.reasons",
-    "kiosk.control.snapshot",
+    "kiosk.control.domain_limits", "kiosk.control.limits", "kiosk.control.query_types",
+    "kiosk.control.reasons", "kiosk.control.snapshot",
 })
 # The socket's client side (docs/control-socket.md), the UI's one way to the daemon.
 CLIENT_FOR_THE_UI = frozenset({"kiosk.ipc.client", "kiosk.ipc.protocol"})

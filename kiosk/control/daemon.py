@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from kiosk.control import queries
 from kiosk.control.commands import Command
 from kiosk.control.loop import CycleRecord
 from kiosk.control.reasons import Code, make
@@ -201,7 +202,7 @@ class DaemonPort:
             return {"events": list(self.events)}
         if what == "fault_names":
             return {"fault_names": list(self.fault_names)}
-        raise ValueError(what)
+        return queries.answer(self.controller, what, args)
 
     def status(self, args: Mapping[str, protocol.Param]) -> dict[str, Any]:
         s = self.controller.snapshot

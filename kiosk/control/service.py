@@ -20,12 +20,14 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from kiosk.control import queries
 from kiosk.control.catalogue import Catalogue, load_catalogue
 from kiosk.control.codes import Reason
 from kiosk.control.commands import Command
 from kiosk.control.core import ControlCore, SelfTestResult
 from kiosk.control.limits import SafetyConfig
 from kiosk.control.loop import ControlLoop, LoopStats
+from kiosk.control.query_types import Param
 from kiosk.control.snapshot import Snapshot
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.board import Board
@@ -72,6 +74,11 @@ class Controller:
     @property
     def snapshot(self) -> Snapshot:
         return self.loop.snapshot
+
+    def query(self, what: str, **args: Param) -> dict[str, Any]:
+        """Answer a service query (:mod:`kiosk.control.queries`); :class:`QueryRefused`
+        when it is unknown or its arguments are wrong."""
+        return queries.answer(self, what, args)
 
     # --- running ------------------------------------------------------------------------------
     def start(self) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.control.commands import Command, Heartbeat
+from kiosk.control.query_types import QueryRefused
 from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.ipc import protocol as p
 
@@ -30,7 +31,16 @@ STALE_AFTER_S = 0.5
 """A snapshot older than this (ten pushes at 20 Hz) is not live: the screen says the control unit
 is not answering and shows no figure as current."""
 RECONNECT_PERIOD_S = 0.25
+QUERY_TIMEOUT_S = 2.0
+NOT_ANSWERING = "control_unit_not_answering"
 STOP_GRACE_S = 3.0  # Stop(SHUTDOWN) brings the current to zero within 2 s (domain.md 6)
+
+
+@dataclasses.dataclass
+class _PendingQuery:
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    refusal: QueryRefused | None = None
 
 
 class ConnectionClosed(ConnectionError):
@@ -228,6 +238,7 @@ class RemoteController:
         self.last_error: str | None = None
         self.dropped_commands = 0
         self._connected = threading.Event()
+        self._pending: dict[int, _PendingQuery] = {}
 
     # ------------------------------------------------------------------ the seam
 
@@ -272,6 +283,33 @@ class RemoteController:
         with self._lock:
             client.sock.send(p.encode(p.Inject(seq=seq, name=name, params=dict(params))),
                              socket.MSG_DONTWAIT)
+
+    def query(self, what: str, timeout_s: float = QUERY_TIMEOUT_S, **args: p.Param
+              ) -> dict[str, Any]:
+        """Ask the daemon a service query (:mod:`kiosk.control.queries`) and wait for the
+        answer, at most ``timeout_s``. :class:`QueryRefused` for a refusal;
+        ``QueryRefused("control_unit_not_answering")`` without a link or an answer in time."""
+        client = self._client
+        if client is None:
+            raise QueryRefused(NOT_ANSWERING, "control unit not answering")
+        pending = _PendingQuery()
+        with self._lock:
+            seq = client.next_seq()
+            self._pending[seq] = pending
+            try:
+                client.sock.send(p.encode(p.Query(seq=seq, what=what, args=dict(args))),
+                                 socket.MSG_DONTWAIT)
+            except OSError as error:
+                self._pending.pop(seq, None)
+                raise QueryRefused(NOT_ANSWERING, f"control unit not answering: {error}"
+                                   ) from error
+        if not pending.done.wait(timeout_s):
+            with self._lock:
+                self._pending.pop(seq, None)
+            raise QueryRefused(NOT_ANSWERING, f"no answer to {what!r} in {timeout_s:.1f} s")
+        if pending.refusal is not None:
+            raise pending.refusal
+        return pending.data
 
     # ------------------------------------------------------------------ running
 
@@ -326,6 +364,8 @@ class RemoteController:
             if isinstance(message, p.SnapshotPush):
                 self._snapshot = keep_identity(self._snapshot, message.snapshot)
                 self._snapshot_received_s = client.snapshot_received_s
+            elif isinstance(message, p.Answer | p.Reply) and self._settle(message):
+                pass
             elif isinstance(message, p.Reply) and not message.accepted:
                 _log.warning("control unit refused command %d: %s (%s)", message.seq,
                              message.code, message.text)
@@ -355,7 +395,25 @@ class RemoteController:
                   client.welcome.daemon_pid)
         return True
 
+    def _settle(self, message: p.Answer | p.Reply) -> bool:
+        """Hand an answer (or a query's refusal) to the waiting :meth:`query`."""
+        with self._lock:
+            pending = self._pending.pop(message.seq, None)
+        if pending is None:
+            return False
+        if isinstance(message, p.Answer):
+            pending.data = message.data
+        else:
+            pending.refusal = QueryRefused(message.code or p.UNKNOWN_QUERY, message.text or "")
+        pending.done.set()
+        return True
+
     def _link_down(self, client: ControlClient, why: str) -> None:
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for waiting in pending:
+            waiting.refusal = QueryRefused(NOT_ANSWERING, f"control unit link lost: {why}")
+            waiting.done.set()
         if self._client is client:
             self._client = None
             self._connected.clear()

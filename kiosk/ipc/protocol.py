@@ -18,6 +18,8 @@ from typing import Any, Literal
 import msgspec
 
 from kiosk.control.commands import Command
+from kiosk.control.query_types import UNKNOWN_QUERY as UNKNOWN_QUERY  # re-exported
+from kiosk.control.query_types import Param as Param  # re-exported
 from kiosk.control.snapshot import Snapshot, TreatmentState
 
 PROTOCOL_VERSION = 1
@@ -64,7 +66,6 @@ def socket_path(explicit: str | os.PathLike[str] | None = None) -> str:
 
 # --------------------------------------------------------------------------- client -> daemon
 
-Param = str | float | bool
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="t", forbid_unknown_fields=True):
@@ -143,6 +144,7 @@ class Bye(msgspec.Struct, tag="bye", tag_field="t"):
 DaemonMessage = Welcome | Refused | Reply | Answer | SnapshotPush | Bye
 
 QUERIES = ("status", "selftest", "loop_stats", "events", "fault_names")
+"""The daemon's own queries; the service queries of :mod:`kiosk.control.queries` come after."""
 
 # --------------------------------------------------------------------------- codes
 
@@ -157,7 +159,6 @@ UNKNOWN_COMMAND = "unknown_command"
 INVALID_VALUE = "invalid_value"
 SIM_ONLY = "sim_only"
 QUEUE_FULL = "queue_full"
-UNKNOWN_QUERY = "unknown_query"
 # Reasons a connection was closed (logged; sent in ``bye`` when possible).
 OVERSIZED = "oversized"
 MALFORMED = "malformed"

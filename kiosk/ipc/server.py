@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import msgspec
 
 from kiosk.control.commands import Command
+from kiosk.control.query_types import INVALID_QUERY, QueryRefused
 from kiosk.control.snapshot import Snapshot
 from kiosk.ipc import protocol as p
 
@@ -413,11 +414,16 @@ class ControlServer:
                                           text=text)))
 
     def _query(self, conn: Connection, message: p.Query) -> None:
-        if message.what not in p.QUERIES:
-            self._reply(conn, message.seq, p.UNKNOWN_QUERY,
-                        f"queries: {', '.join(p.QUERIES)}")
+        try:
+            data = self.port.query(message.what, message.args)
+        except QueryRefused as refusal:
+            self._reply(conn, message.seq, refusal.code, refusal.text[:200])
             return
-        data = self.port.query(message.what, message.args)
+        except Exception as error:  # a handler's bug must not take the socket thread down
+            _log.exception("query %r failed", message.what)
+            self._reply(conn, message.seq, INVALID_QUERY,
+                        f"query {message.what!r} failed: {type(error).__name__}")
+            return
         if message.what == "status":
             data["lost_ui_at_s"] = self.lost_ui_at_s
             data["controlling_client"] = (self._controller.describe()
