@@ -19,7 +19,7 @@ SCREENS: dict[str, type] = {}
 
 # Modules of the package that are not screens (imported on their own by those that need them).
 _NOT_SCREENS = {"registry", "base", "theme", "widgets", "flow", "plot", "placement",
-                "fault_overlay", "dev_menu", "texts", "catalogue_view"}
+                "fault_overlay", "dev_menu", "texts", "catalogue_view", "service_base"}
 
 
 def register(cls: type) -> type:
