@@ -119,7 +119,7 @@ class KioskApp(App):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.controller = controller
-        self.service_user: Any = None  # kiosk.screens.service_base.ServiceUser while in service mode
+        self.service_user: Any = None  # service_base.ServiceUser while in service mode
         self.catalogue = catalogue
         self.records_view = records_view
         self.inject = inject
