@@ -149,3 +149,16 @@ def test_a_new_treatment_forgets_a_held_ramp() -> None:
     unreset = run(300, held(0.075), current_ma=0.12, electrode_v=24.0,
                   monitors=SafetyMonitors(HELD_CONFIG))
     assert trip_s(unreset) == pytest.approx(2.0)
+
+
+def test_compliance_held_at_exactly_its_edge_holds() -> None:
+    """The edge itself is not over it. 0.125 mA asked (0.125 x 200 + 2 = 27.0 V allowed),
+    0.15 mA measured, V_OUT 27.015 V: load voltage 27.015 - 0.015 = 27.0 V exactly (all three
+    are exact in binary floating point here). 3 s: no trip. 1 mV more trips at 2 s. (Open-load
+    rule: 0.15 x 200 + 2 = 32 V, silent; load 180 kΩ under 200 kΩ; shortfall negative, so no
+    saturation above 26.6 V; regulation error 0.025 mA.)"""
+    assert 27.015 - 0.15 * 0.1 == 0.125 * 200.0 + 2.0  # the edge, exactly
+    assert trip_s(run(300, held(0.125), current_ma=0.15, electrode_v=27.015,
+                      monitors=SafetyMonitors(HELD_CONFIG))) is None
+    assert trip_s(run(201, held(0.125), current_ma=0.15, electrode_v=27.016,
+                      monitors=SafetyMonitors(HELD_CONFIG))) == pytest.approx(2.0)
