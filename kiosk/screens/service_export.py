@@ -112,14 +112,14 @@ class ServiceExportScreen(ServicePage):
     def build_content(self) -> None:
         body = BoxLayout(orientation="vertical", padding=(16, 8), spacing=8)
         panel = Panel(orientation="vertical", padding=(12, 6), spacing=2, size_hint_y=None,
-                      height=96)
+                      height=112)
         panel.add_widget(FitLabel(text=self.drive_text(), ref="usb_drive", bold=True,
                                   size_hint_y=None, height=44))
         panel.add_widget(FitLabel(text=self.contents_text(), ref="usb_contents",
                                   color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX + 1))
         body.add_widget(panel)
         choice = BoxLayout(orientation="horizontal", spacing=10, size_hint_y=None,
-                           height=theme.MIN_TOUCH_PX + 8)
+                           height=theme.PRIMARY_HEIGHT_PX)
         choice.add_widget(KButton(
             text=_("Without client names"), ref="usb_anonymous",
             kind="neutral" if self.include_personal else "selected",
