@@ -44,6 +44,7 @@ from kiosk.screens.base import KioskScreen
 from kiosk.screens.fault_overlay import FaultOverlay
 from kiosk.screens.flow import TreatmentFlow
 from kiosk.screens.link_overlay import LinkOverlay
+from kiosk.screens.storage_banner import StorageBanner
 from kiosk.screens.widgets import KButton, find_ref
 
 POLL_HZ = 15.0
@@ -158,6 +159,7 @@ class KioskApp(App):
         self.overlay = FaultOverlay(self)
         self.link_overlay = LinkOverlay(root)
         self.root_widget = root
+        self.storage_banner = StorageBanner(self)  # records not saved: on every screen (SR-042)
         self.nav.reset("home")
         return root
 
@@ -215,6 +217,7 @@ class KioskApp(App):
             self._noted_fault_at_s = snapshot.fault.at_s
             if self.flow.current_started:
                 self.flow.note_event(snapshot.fault.at_s, f"fault:{snapshot.fault.code}")
+        self.storage_banner.update(snapshot)
         self.overlay.update(snapshot)
         if self.screen is not None:
             self.screen.on_snapshot(snapshot)
@@ -231,6 +234,7 @@ class KioskApp(App):
         self.screen = screen
         self.screen_host.add_widget(screen)
         screen.on_snapshot(self.snapshot)
+        self.storage_banner.update(self.snapshot)  # over the new title bar
         self.overlay.raise_to_top()
         self.link_overlay.raise_to_top()
         Clock.schedule_once(  # the old screen, now
@@ -260,6 +264,7 @@ class KioskApp(App):
         i18n.set_language(code)
         self.nav.redisplay()
         self.overlay.rebuild()
+        self.storage_banner.update(self.snapshot)
 
     def find(self, ref: str) -> Widget | None:
         """The widget called ``ref`` on the screen, the overlay or the developer panel."""

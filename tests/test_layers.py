@@ -79,6 +79,8 @@ VIOLATIONS = [
      "kiosk.records._probe -> kiosk.control.snapshot"),
     ("i18n-below-screens", "kiosk/i18n/_probe.py", "import kiosk.screens.home",
      "kiosk.i18n._probe -> kiosk.screens.home"),
+    ("usb-below-ui", "kiosk/usb/_probe.py", "import kiosk.control.core",
+     "kiosk.usb._probe -> kiosk.control.core"),
 ]
 
 

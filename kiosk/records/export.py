@@ -27,6 +27,15 @@ FAT stick the modes do not exist, which is the stick's limit, not ours).
 The chain anchor (``anchor.py``: the newest durable event's sequence number and hash, as the
 anchor file next to the database says) opens ``MANIFEST.sha256`` as a ``#`` comment line
 (``sha256sum -c`` skips it), and the chain is verified against it before the export is written.
+
+The device identity (``device``: serial, software and catalogue version, as the service mode
+gathers them) goes out as ``device.json`` and in ``export.json``; the manifest covers it.
+
+Order on the medium: every data file, then ``export.json``, then ``MANIFEST.sha256``, then the
+folder's fsync: a folder without a manifest is incomplete by construction. The USB export
+(``kiosk.usb.export_job``) writes into a temporary folder on the stick and renames it last.
+``on_file_written(path)`` is called after each file is complete and synced (progress on the
+screen; the tests pull the "stick" there).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +62,7 @@ EXPORT_FORMAT = "galvanic-kiosk-records-export"
 EXPORT_FORMAT_VERSION = 1
 MANIFEST_NAME = "MANIFEST.sha256"
 METADATA_NAME = "export.json"
+DEVICE_NAME = "device.json"
 MAX_MANIFEST_BYTES = 64 * 1024  # a manifest lists a dozen files; a larger one is not ours
 ANCHOR_LINE_PREFIX = "# event-chain-anchor "
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -115,10 +125,13 @@ def _tables(personal: bool) -> list[_Table]:
 
 
 def export_to(store: RecordStore, directory: Path | str, *, include_personal_data: bool = False,
-              wall_now_s: Callable[[], float] = time.time) -> ExportResult:
+              wall_now_s: Callable[[], float] = time.time,
+              device: Mapping[str, Any] | None = None,
+              on_file_written: Callable[[Path], None] | None = None) -> ExportResult:
     """Write the export into ``directory`` (created if absent, must be empty if present)."""
     target = Path(directory)
     _prepare(target)
+    written = on_file_written or (lambda _path: None)
     files: list[Path] = []
     counts: dict[str, int] = {}
     anchor_problem: str | None = None
@@ -136,6 +149,14 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
                 csv_path, json_path, count = _export_table(conn, table, target)
                 files += [csv_path, json_path]
                 counts[table.name] = count
+                written(csv_path)
+                written(json_path)
+        if device is not None:
+            device_path = target / DEVICE_NAME
+            _write_synced(device_path, (json.dumps(dict(device), indent=2, ensure_ascii=False,
+                                                   sort_keys=True) + "\n").encode("utf-8"))
+            files.append(device_path)
+            written(device_path)
         metadata = {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_FORMAT_VERSION,
@@ -149,12 +170,14 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
             if anchored is None else {
                 "seq": anchored.seq, "hash": anchored.hash,
                 "source": chain_anchor.anchor_path(store.path).name},
+            "device": None if device is None else dict(device),
             "files": sorted(path.name for path in files),
         }
         meta_path = target / METADATA_NAME
         _write_synced(meta_path, (json.dumps(metadata, indent=2, ensure_ascii=False)
                                   + "\n").encode("utf-8"))
         files.append(meta_path)
+        written(meta_path)
         manifest = target / MANIFEST_NAME
         # the anchor of the device (when there is one), else the head this export saw
         seq, hash_ = (anchored.seq, anchored.hash) if anchored is not None else newest
@@ -162,6 +185,7 @@ def export_to(store: RecordStore, directory: Path | str, *, include_personal_dat
             f"{_sha256(path)}  {path.name}\n" for path in sorted(files, key=lambda p: p.name))
         _write_synced(manifest, lines.encode("ascii"))
         _fsync_dir(target)
+        written(manifest)
     except OSError as exc:
         raise ExportError(f"The export to {target} failed: {exc.strerror or exc}.",
                           target) from exc

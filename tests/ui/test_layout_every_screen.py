@@ -51,6 +51,7 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("pin_ok")
     assert k.screen == "service"
     look.check("open")
+    walk_usb_export(k, look)
     app.nav.reset("home")
 
     # a client whose screening blocks the treatment
@@ -179,6 +180,33 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     assert k.screen == "client_history", client_id
     look.check("one session")
     app.nav.reset("home")
+
+
+def walk_usb_export(k: Any, look: Inspector) -> None:
+    """The USB export page (issue 13): no stick, a stick found, an export done."""
+    import tempfile
+    from pathlib import Path
+
+    from kiosk.access.pins import Role
+    from kiosk.screens.service_base import ServiceUser
+    from kiosk.usb.sources import FolderSource
+    from tests.ui.test_service_export import wait_idle
+
+    stick = Path(tempfile.mkdtemp(prefix="kiosk-walk-usb-")) / "STICK"
+    k.app.service_user = ServiceUser("walk", Role.TECHNICIAN)
+    k.app.usb_source = FolderSource(stick)
+    k.app.nav.go("service_export")
+    wait_idle(k)
+    look.check("no stick")
+    stick.mkdir()
+    k.tap("usb_refresh")
+    wait_idle(k)
+    look.check("stick found")
+    k.tap("usb_personal")
+    k.tap("usb_export")
+    wait_idle(k)
+    look.check("exported")
+    k.app.service_user = None
 
 
 def _refs(app: Any) -> list[str]:
