@@ -71,6 +71,7 @@ def test_the_daemons_address_space_fits_half_the_units_memlock_limit(tmp_path, s
     env = dict(os.environ, **malloc_env, NOTIFY_SOCKET=str(tmp_path / "notify.sock"),
                PYTHONPATH=str(REPO), KIOSK_CONTROL_SOCKET=str(tmp_path / "control.sock"))
     env.pop("WATCHDOG_USEC", None)
+    (tmp_path / "state").mkdir()  # an existing folder: a missing one is refused (exit 2)
     child = subprocess.Popen([sys.executable, *DAEMON, "--state-dir", str(tmp_path / "state")],
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -82,7 +83,7 @@ def test_the_daemons_address_space_fits_half_the_units_memlock_limit(tmp_path, s
                 ready = "READY=1" in notify.recv(4096).decode()
             except TimeoutError:
                 continue
-        assert ready, "the daemon never said READY=1"
+        assert ready, f"the daemon never said READY=1 (exit {child.poll()})"
         time.sleep(SETTLE_S)
         peak_bytes = _vm_peak_bytes(child.pid)
     finally:
