@@ -14,13 +14,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from kiosk.control.commands import Acknowledge, Pause
+from kiosk.control.daemon import FLOW_MARKER_NAME
 from kiosk.control.snapshot import TreatmentState
 from kiosk.ipc import protocol as p
-from kiosk.ipc.client import ConnectionClosed, ControlClient
+from kiosk.ipc.client import STALE_AFTER_S, ConnectionClosed, ControlClient
 from tests.ipc.daemon_rig import (
     PLATEAU_TIMEOUT_S,
     PROGRAM,
@@ -272,3 +274,79 @@ def test_kiosk_ctl_reads_the_status_without_taking_control(daemon: Daemon, tmp_p
                            str(tmp_path / "none.sock")], cwd=REPO, capture_output=True,
                           text=True, timeout=30)
     assert gone.returncode == 3 and "not answering" in gone.stderr
+
+
+def _wait_gone(path: Path, timeout_s: float) -> bool:
+    deadline_s = time.monotonic() + timeout_s
+    while path.exists():
+        if time.monotonic() > deadline_s:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.requirement("SR-111")
+@pytest.mark.requirement("SR-080")
+def test_a_daemon_killed_at_the_plateau_is_seen_at_once_and_its_restart_shows_the_fault(
+        tmp_path: Path, safety_figure) -> None:  # type: ignore[no-untyped-def]
+    """The daemon crashes (SIGKILL: no goodbye, no clean-up) while the current holds. The client
+    loses its link on the socket's EOF, not after the snapshot goes stale; systemd starts the
+    daemon again on the same state folder, idle: the fault it latches at start (the flow marker
+    left by the dead run) is the first thing the reconnected client sees."""
+    state = tmp_path / "state"
+    state.mkdir()
+    marker = state / FLOW_MARKER_NAME
+    first = start_daemon(state_dir=state)
+    second: Daemon | None = None
+    try:
+        with controlling(first) as remote, Heartbeats(remote):
+            assert not marker.exists()  # idle: nothing may flow
+            start_treatment(remote, "crash-test")
+            wait_for(remote, lambda s: s.state is TreatmentState.HOLD, PLATEAU_TIMEOUT_S)
+            assert marker.exists() and "crash-test" in marker.read_text()
+            killed_s = time.monotonic()
+            first.proc.send_signal(signal.SIGKILL)
+            while remote.connected and time.monotonic() - killed_s < 5.0:
+                time.sleep(0.001)
+            down_after_s = time.monotonic() - killed_s
+            first.proc.wait(5)
+            safety_figure("daemon_killed_to_ui_link_down_ms", down_after_s * 1000, "ms",
+                          limit=STALE_AFTER_S * 1000)
+            assert not remote.connected and not remote.live
+            assert down_after_s < STALE_AFTER_S  # the EOF, not the staleness rule
+            assert marker.exists()  # the dead run could not remove it
+            second = start_daemon(state_dir=state, socket=first.socket)
+            shown = wait_for(remote, lambda s: s.fault is not None, 15.0)
+            assert remote.connects == 2
+            assert shown.fault is not None and shown.fault.code == "internal_error"
+            assert "restarted" in shown.fault.reason.text
+            assert shown.state is TreatmentState.FAULT and not shown.output_enabled
+            truth = second.status()["board_truth"]
+            assert isinstance(truth, dict) and truth["k1_closed"] is False
+            assert "ended while current could flow" in second.log_text()
+            remote.submit(Acknowledge("internal_error"))
+            wait_for(remote, lambda s: s.fault is None and s.state is TreatmentState.IDLE, 5.0)
+            assert _wait_gone(marker, 2.0)
+    finally:
+        if second is not None:
+            assert stop_daemon(second) == 0, second.log_text()[-3000:]
+        stop_daemon(first)
+
+
+@pytest.mark.requirement("SR-111")
+def test_a_daemon_killed_at_idle_comes_back_idle_without_a_fault(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    first = start_daemon(state_dir=state)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(5)
+    assert not (state / FLOW_MARKER_NAME).exists()
+    second = start_daemon(state_dir=state, socket=first.socket)
+    try:
+        with controlling(second) as remote:
+            shown = wait_for(remote, lambda s: s.healthy, 10.0)
+            time.sleep(0.3)  # the restart trip would land on the first cycles after the self-test
+            assert shown.fault is None and remote.snapshot.fault is None
+            assert remote.snapshot.state is TreatmentState.IDLE
+    finally:
+        assert stop_daemon(second) == 0, second.log_text()[-3000:]
