@@ -350,3 +350,45 @@ def test_a_daemon_killed_at_idle_comes_back_idle_without_a_fault(tmp_path: Path)
             assert remote.snapshot.state is TreatmentState.IDLE
     finally:
         assert stop_daemon(second) == 0, second.log_text()[-3000:]
+
+
+UI_FROZEN_LIMIT_S = 1.0 + 0.2  # the 1 s heartbeat rule (SR-035), from the last heartbeat sent
+
+
+@pytest.mark.requirement("SR-035")
+def test_a_ui_frozen_at_the_plateau_with_its_socket_open_is_cut_by_the_heartbeat_rule(
+        daemon: Daemon, safety_figure) -> None:  # type: ignore[no-untyped-def]
+    """SIGSTOP: the UI process hangs with its socket open (no EOF, no lost-UI trip). Its
+    heartbeats stop; the daemon cuts within the 1 s rule and keeps running; the UI, thawed,
+    finds the fault (not a live treatment) and a kill afterwards changes nothing more."""
+    ui = subprocess.Popen([sys.executable, STAND_IN, daemon.socket, "freeze-test"], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = _first_line(ui, PLATEAU_TIMEOUT_S)
+        assert line.startswith("plateau"), f"{line!r}; daemon: {daemon.status()}"
+        frozen_s = time.monotonic()
+        os.kill(ui.pid, signal.SIGSTOP)
+        status = _wait_safe_since(daemon, frozen_s, timeout_s=5.0)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        safe_after_s = truth["safe_since_s"] - frozen_s
+        safety_figure("ui_frozen_to_safe_ms", safe_after_s * 1000, "ms",
+                      limit=UI_FROZEN_LIMIT_S * 1000)
+        assert safe_after_s <= UI_FROZEN_LIMIT_S
+        assert status["fault"]["code"] == "ui_heartbeat_lost"  # type: ignore[index]
+        assert status["controlling_client"] is not None  # still connected: not a lost UI
+        assert status["lost_ui_at_s"] is None
+        assert truth["k1_closed"] is False and truth["dac_output_v"] == 0.0
+        os.kill(ui.pid, signal.SIGCONT)
+        os.kill(ui.pid, signal.SIGKILL)
+        ui.wait(timeout=5)
+        time.sleep(0.2)
+        after = daemon.status()
+        assert after["fault"]["code"] == "ui_heartbeat_lost"  # type: ignore[index]
+        assert after["lost_ui_at_s"] is None  # nothing could flow when it closed
+        assert daemon.alive()
+    finally:
+        if ui.poll() is None:
+            os.kill(ui.pid, signal.SIGCONT)
+            ui.kill()
+            ui.wait(timeout=5)
