@@ -392,3 +392,36 @@ def test_a_ui_frozen_at_the_plateau_with_its_socket_open_is_cut_by_the_heartbeat
             os.kill(ui.pid, signal.SIGCONT)
             ui.kill()
             ui.wait(timeout=5)
+
+
+@pytest.mark.requirement("SR-112")
+def test_silent_connections_and_monitors_cannot_lock_the_ui_out(daemon: Daemon) -> None:
+    """A connection that never says hello is closed (hello_timeout); monitors never take the
+    last connection, so the UI can always connect; past that, every newcomer is refused."""
+    import socket
+
+    from kiosk.ipc.server import HELLO_TIMEOUT_S, MAX_CONNECTIONS, MAX_MONITORS
+
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    silent.settimeout(HELLO_TIMEOUT_S + 3.0)
+    silent.connect(daemon.socket)
+    first = p.decode_daemon(silent.recv(p.MAX_DAEMON_MESSAGE_BYTES))
+    assert isinstance(first, p.Bye) and first.code == p.HELLO_TIMEOUT
+    assert silent.recv(p.MAX_DAEMON_MESSAGE_BYTES) == b""  # then closed
+    silent.close()
+    monitors = [daemon.monitor() for _ in range(MAX_MONITORS)]
+    try:
+        with pytest.raises(ConnectionClosed) as refused:
+            daemon.monitor()
+        assert refused.value.code == p.TOO_MANY_CLIENTS
+        with ControlClient(daemon.socket, role="control", name="the-ui") as ui:
+            assert ui.welcome is not None and ui.welcome.role == "control"
+            assert MAX_MONITORS + 1 == MAX_CONNECTIONS
+            with pytest.raises(ConnectionClosed) as refused:
+                ControlClient(daemon.socket, role="control", name="one-more")
+            assert refused.value.code == p.TOO_MANY_CLIENTS
+            assert ui.query("status")["connections"] == MAX_CONNECTIONS
+    finally:
+        for monitor in monitors:
+            monitor.close()
+    assert "hello_timeout" in daemon.log_text() and daemon.alive()
