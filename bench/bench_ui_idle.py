@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,13 +173,13 @@ def measure(label: str, tree: str, display: str, *, force: bool, settle_s: float
            for name, ticks in threads_after.items()}
     busiest = ", ".join(f"{name} {share:.1f}" for name, share in
                         sorted(per.items(), key=lambda item: -item[1])[:4] if share >= 0.05)
-    print(f"{label:34} CPU {cpu:5.1f} % of one core  frames drawn {frames_after - frames_before:5d}"
+    print(f"{label:38} CPU {cpu:5.1f} % of one core  frames drawn {frames_after - frames_before:5d}"
           f" ({(frames_after - frames_before) / window_s:5.1f}/s)  RSS {rss:5.0f} MiB  "
           f"[threads %: {busiest or 'all idle'}]", flush=True)
 
 
 @contextlib.contextmanager
-def _display() -> object:
+def display() -> Iterator[str]:
     """``$DISPLAY``, or an Xvfb 800x480x24 of our own for the run."""
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
@@ -208,17 +209,17 @@ def main() -> None:
                         help="another checkout to measure as built (e.g. main before a fix)")
     parser.add_argument("--no-forced", action="store_true", help="skip the forced-redraw run")
     args = parser.parse_args()
-    with _display() as display:
+    with display() as shown:
         print(f"UI process idle on the home screen (kiosk as a client of kiosk-control --sim, "
-              f"X display {display}, {args.seconds:.0f} s after {args.settle:.0f} s; "
+              f"X display {shown}, {args.seconds:.0f} s after {args.settle:.0f} s; "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}):", flush=True)
         for tree in args.tree:
-            measure(f"as built in {Path(tree).name}", str(Path(tree).resolve()), str(display),
+            measure(f"as built in {Path(tree).name}", str(Path(tree).resolve()), shown,
                     force=False, settle_s=args.settle, window_s=args.seconds)
-        measure("as built (this tree)", str(REPO), str(display), force=False,
+        measure("as built (this tree)", str(REPO), shown, force=False,
                 settle_s=args.settle, window_s=args.seconds)
         if not args.no_forced:
-            measure("redraw forced every frame", str(REPO), str(display), force=True,
+            measure("redraw forced every frame", str(REPO), shown, force=True,
                     settle_s=args.settle, window_s=args.seconds)
     print("target: under 10 % of one core on an unchanging screen, drawing only on change")
 
