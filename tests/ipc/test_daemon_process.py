@@ -425,3 +425,50 @@ def test_silent_connections_and_monitors_cannot_lock_the_ui_out(daemon: Daemon) 
         for monitor in monitors:
             monitor.close()
     assert "hello_timeout" in daemon.log_text() and daemon.alive()
+
+
+@pytest.mark.requirement("SR-113")
+def test_a_treatment_through_the_socket_holds_its_plateau_and_stops_to_zero(
+        daemon: Daemon) -> None:
+    """The whole way over the socket, judged from the board's truth: start, ramp, the plateau
+    (the true current at the target, K1 closed), STOP (to zero within 2 s, then the relay
+    opens)."""
+    from kiosk.control.commands import Stop, StopReason
+
+    with controlling(daemon) as remote, Heartbeats(remote):
+        start_treatment(remote, "plateau-test")
+        wait_for(remote, lambda s: s.state is TreatmentState.RAMP_UP, 20.0)
+        held = wait_for(remote, lambda s: s.state is TreatmentState.HOLD, PLATEAU_TIMEOUT_S)
+        assert held.target_ma == PROGRAM.current_ma and held.output_enabled
+        assert held.session_id == "plateau-test" and held.fault is None
+        time.sleep(0.5)  # half a second of plateau
+        status = daemon.status()
+        truth = status["board_truth"]
+        assert isinstance(truth, dict) and status["state"] == "hold"
+        assert truth["k1_closed"] is True
+        assert truth["true_current_ma"] == pytest.approx(PROGRAM.current_ma, abs=0.03)
+        assert status["measured_ma"] == pytest.approx(truth["true_current_ma"], abs=0.03)
+        stopped_s = time.monotonic()
+        remote.submit(Stop(StopReason.OPERATOR))
+        wait_for(remote, lambda s: not s.output_enabled and s.state is not
+                 TreatmentState.RAMP_DOWN, 5.0)
+        status = _wait_safe_since_ok(daemon, stopped_s)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        assert truth["safe_since_s"] - stopped_s <= 2.5  # to zero within 2 s, then K1 opens
+        assert status["fault"] is None and status["state"] == "paused"
+        assert truth["true_current_ma"] < 0.01
+    assert daemon.status()["lost_ui_at_s"] is None  # leaving while paused is no lost UI
+
+
+def _wait_safe_since_ok(daemon: Daemon, since_s: float, timeout_s: float = 5.0) -> dict:  # type: ignore[type-arg]
+    """The status once K1 is open and the DAC at zero (no fault expected)."""
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        status = daemon.status(since_s=since_s)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        if truth.get("safe_since_s") is not None:
+            return status
+        assert time.monotonic() < deadline_s, f"not safe within {timeout_s} s: {status}"
+        time.sleep(0.02)
