@@ -402,6 +402,11 @@ def _run_daemon(args: argparse.Namespace) -> int:
         while not stop.wait(FLOW_MARKER_PERIOD_S):
             snapshot = controller.snapshot
             marker.update(protocol.current_may_flow(snapshot), snapshot)
+        # Once more as the stop begins: a treatment that ended a moment ago (a closing UI's
+        # Stop(SHUTDOWN), then ./run-sim's SIGTERM) must not be reported as cut at the next start;
+        # one still running now was cut by this stop, and the marker stays.
+        snapshot = controller.snapshot
+        marker.update(protocol.current_may_flow(snapshot), snapshot)
         notifier.stopping("stopping: output to zero, relay open")
         return 0
     finally:
