@@ -6,8 +6,9 @@
    the pushed snapshot that shows the command's effect arriving back here (the full round trip:
    socket, the control loop's next cycle, the push). Two commands that the idle core refuses with
    different codes alternate, so every sample changes the snapshot and nothing else happens.
-2. The UI process (``kiosk`` as a client, SDL offscreen) on its unchanging home screen: RSS and
-   CPU over 10 s (all its threads, Mesa's llvmpipe included).
+2. The UI process (``kiosk`` as a client) on its unchanging home screen in a real X window
+   (Xvfb, Mesa llvmpipe; bench/bench_ui_idle.py): CPU over 20 s (all its threads), frames
+   drawn, RSS; beside it the same UI forced to redraw every frame.
 3. The loop side by side, each for ``--seconds`` at a 1.0 mA plateau on the simulated board
    (decollete.ageing; see PLATEAU_MA): (a) the daemon alone, a bench client holding the
    treatment; (b) in-process with the real Kivy window forcing a redraw every frame; (c) the
@@ -144,32 +145,16 @@ def bench_latency(samples: int = 400) -> None:
 # ---------------------------------------------------------------------------- 2. the UI process
 
 
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+def bench_ui_idle(window_s: float = 20.0, settle_s: float = 8.0) -> None:
+    """The UI client on its home screen in a real X window: bench/bench_ui_idle.py's measure
+    (CPU of every thread from /proc, frames drawn, RSS), as built and with a redraw forced."""
+    import bench_ui_idle as idle
 
-
-def bench_ui_idle(settle_s: float = 20.0, window_s: float = 10.0) -> None:
-    proc, path = _start_daemon()
-    state = tempfile.mkdtemp(prefix="kiosk-bench-state-")
-    ui = subprocess.Popen([PYTHON, "-m", "kiosk.cli", "--sim", "--socket", path, "--state-dir",
-                           state], cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(settle_s)
-        ticks_per_s = os.sysconf("SC_CLK_TCK")
-        before = _cpu_ticks(ui.pid)
-        time.sleep(window_s)
-        used_s = (_cpu_ticks(ui.pid) - before) / ticks_per_s
-        rss_kb = int(next(line.split()[1] for line in
-                          Path(f"/proc/{ui.pid}/status").read_text().splitlines()
-                          if line.startswith("VmRSS")))
-        print(f"UI process (kiosk as a client, home screen, nothing changing): CPU "
-              f"{100 * used_s / window_s:.1f} % of one core over {window_s:.0f} s, RSS "
-              f"{rss_kb / 1024:.0f} MiB (target under 10 %)")
-    finally:
-        _stop(ui)
-        _stop(proc)
+    display = os.environ["DISPLAY"]
+    for label, force in (("UI client idle, as built", False),
+                         ("UI client, redraw forced every frame", True)):
+        idle.measure(label, str(REPO), display, force=force, settle_s=settle_s,
+                     window_s=window_s)
 
 
 # ---------------------------------------------------------------------------- 3. the loop
@@ -368,12 +353,18 @@ def main() -> None:
     parser.add_argument("--configs", default="abcd", help="which of the loop runs (abcd)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    if "latency" in parts:
-        bench_latency()
-    if "ui" in parts:
-        bench_ui_idle()
-    if "loop" in parts:
-        bench_loop(args.seconds, args.configs)
+    import bench_ui_idle as idle
+
+    with idle.display() as display:  # $DISPLAY, or an Xvfb of our own: windows as on a screen
+        os.environ["DISPLAY"] = display
+        print(f"bench_daemon: X display {display}; {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        if "latency" in parts:
+            bench_latency()
+        if "ui" in parts:
+            bench_ui_idle()
+        if "loop" in parts:
+            bench_loop(args.seconds, args.configs)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import json
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -67,6 +69,69 @@ the GIL, and the loop then waits for the GIL (a priority inversion through the G
 loop_stall / loop_overrun with the daemon under nice and load 17 here)."""
 MCL_CURRENT = 1
 MCL_FUTURE = 2
+FLOW_MARKER_NAME = "control-current-may-flow"
+FLOW_MARKER_PERIOD_S = 0.02
+"""How often the daemon's main thread brings the flow marker up to date (never the loop's
+thread: a file write and an fsync have no place in a 10 ms cycle)."""
+RESTARTED_WHAT = "the control unit stopped while current could flow and was restarted"
+
+
+# ---------------------------------------------------------------------------- the flow marker
+
+
+class FlowMarker:
+    """A file in the state folder that exists while current may flow (output enabled, or contact
+    check, ramp or hold), written and removed by the daemon's main thread, fsynced.
+
+    A daemon that ends with the file present (crash, SIGKILL, watchdog abort, OOM, power loss, or
+    a stop while a treatment ran) left a treatment cut without a word to the person at the
+    device: the next start finds the file and latches a fault (``internal_error``, "the control
+    unit stopped while current could flow and was restarted"), which every client, the UI after
+    its reconnect first of all, shows until a person acknowledges it. A daemon that ends at idle
+    leaves no file and comes back idle with no fault. What the file says is for the journal; its
+    presence alone decides (a damaged one counts)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / FLOW_MARKER_NAME
+        self.left_by_previous_run: str | None = None
+        try:
+            self.left_by_previous_run = self.path.read_text(errors="replace")[:200] or "(empty)"
+        except FileNotFoundError:
+            pass
+        except OSError as error:  # unreadable, a folder in its place...: still present
+            self.left_by_previous_run = f"(unreadable: {error})"
+        self.present = self.left_by_previous_run is not None
+
+    def update(self, current_may_flow: bool, snapshot: Snapshot | None = None) -> None:
+        """Make the file say ``current_may_flow``; a failure is logged and tried again on the
+        next call (the loop's own safety never depends on this file)."""
+        if current_may_flow == self.present:
+            return
+        try:
+            if current_may_flow:
+                note = {"pid": os.getpid(), "wall_time": time.time(),
+                        "session_id": None if snapshot is None else snapshot.session_id,
+                        "state": None if snapshot is None else str(snapshot.state)}
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+                try:
+                    os.write(fd, json.dumps(note).encode())
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            else:
+                self.path.unlink(missing_ok=True)
+            self._sync_folder()
+        except OSError as error:
+            _log.warning("flow marker %s not updated (%s); trying again", self.path, error)
+            return
+        self.present = current_may_flow
+
+    def _sync_folder(self) -> None:
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------------------- process set-up
@@ -279,6 +344,7 @@ def _run_daemon(args: argparse.Namespace) -> int:
     process = {"affinity": pin_to_cpu(args.cpu), "memory": lock_memory(),
                "threads": realtime or "normal priority (real time refused)"}
     state_lock = open_state_dir(args.state_dir, sim=args.sim, prog=PROG)
+    marker = FlowMarker(state_lock.folder)  # read before anything of this run can write it
     notifier = SystemdWatchdog()
     try:
         controller = build_controller(sim=args.sim, seed=args.seed, config_path=args.config,
@@ -325,12 +391,22 @@ def _run_daemon(args: argparse.Namespace) -> int:
         if realtime is not None and (priority is None or not priority.startswith("SCHED_FIFO")):
             _log.warning("real-time scheduling refused for the control loop (%s); running "
                          "anyway at normal priority", priority or "no raise permitted")
+        if marker.left_by_previous_run is not None:
+            _log.error("the previous run ended while current could flow (%s): fault latched",
+                       marker.left_by_previous_run)
+            controller.trip(make(Code.INTERNAL_ERROR, what=RESTARTED_WHAT), "restart")
         process["heap"] = freeze_heap()
         port.process.update(process)
         summary = ", ".join(f"{key}: {value}" for key, value in process.items())
         print(f"self-test passed; control loop running ({summary})", file=sys.stderr)
-        while not stop.wait(0.5):
-            pass
+        while not stop.wait(FLOW_MARKER_PERIOD_S):
+            snapshot = controller.snapshot
+            marker.update(protocol.current_may_flow(snapshot), snapshot)
+        # Once more as the stop begins: a treatment that ended a moment ago (a closing UI's
+        # Stop(SHUTDOWN), then ./run-sim's SIGTERM) must not be reported as cut at the next start;
+        # one still running now was cut by this stop, and the marker stays.
+        snapshot = controller.snapshot
+        marker.update(protocol.current_may_flow(snapshot), snapshot)
         notifier.stopping("stopping: output to zero, relay open")
         return 0
     finally:

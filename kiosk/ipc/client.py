@@ -279,8 +279,8 @@ class RemoteController:
         client = self._client
         if client is None:
             raise RuntimeError("control unit not answering")
-        seq = client.next_seq()
-        with self._lock:
+        with self._lock:  # the seq and its send together: the daemon closes on a seq out of order
+            seq = client.next_seq()
             client.sock.send(p.encode(p.Inject(seq=seq, name=name, params=dict(params))),
                              socket.MSG_DONTWAIT)
 

@@ -164,6 +164,7 @@ OVERSIZED = "oversized"
 MALFORMED = "malformed"
 OUT_OF_ORDER = "out_of_order"
 SLOW_READER = "slow_reader"
+HELLO_TIMEOUT = "hello_timeout"
 
 # --------------------------------------------------------------------------- encode / decode
 

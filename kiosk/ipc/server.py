@@ -38,6 +38,12 @@ from kiosk.ipc import protocol as p
 _log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 16
+MAX_MONITORS = MAX_CONNECTIONS - 1
+"""Monitors (kiosk-ctl, tests) never take the last connection: it is kept for the controlling
+client, so a technician's tools left open cannot lock the UI out."""
+HELLO_TIMEOUT_S = 2.0
+"""A connection that has not said hello by then is closed (hello_timeout): silent connections
+cannot hold the connection slots (MAX_CONNECTIONS) against the UI."""
 MAX_QUEUED_PER_CLIENT = 64
 SLOW_READER_S = 2.0
 READS_PER_WAKEUP = 32
@@ -125,6 +131,7 @@ class Connection:
     pending_snapshot: bytes | None = None
     blocked_since_s: float | None = None
     closing: bool = False
+    accepted_s: float = 0.0
 
     def describe(self) -> str:
         return (f"#{self.number} pid {self.peer.pid} uid {self.peer.uid} "
@@ -259,6 +266,7 @@ class ControlServer:
                         self._flush(conn)
             try:
                 self._push_if_due()
+                self._close_silent()
             except Exception:  # the server must survive anything; the loop is not affected
                 _log.exception("control socket: snapshot push failed")
 
@@ -280,7 +288,7 @@ class ControlServer:
                 sock.close()
                 continue
             self._numbers += 1
-            conn = Connection(sock, peer, self._numbers)
+            conn = Connection(sock, peer, self._numbers, accepted_s=self._now())
             if peer.uid not in self.uids:
                 self._refuse_and_close(conn, p.PEER_NOT_ALLOWED,
                                        f"uid {peer.uid} may not use the control socket")
@@ -375,6 +383,12 @@ class ControlServer:
             self._refuse_and_close(conn, p.CONTROL_TAKEN,
                                    f"another client controls ({self._controller.describe()}); "
                                    "connect as a monitor to read status")
+            return
+        monitors = sum(1 for c in self._connections.values() if c.role == "monitor")
+        if hello.role == "monitor" and monitors >= MAX_MONITORS:
+            self._refuse_and_close(conn, p.TOO_MANY_CLIENTS,
+                                   f"at most {MAX_MONITORS} monitors (the last connection is "
+                                   "kept for the controlling client)")
             return
         conn.role = hello.role
         conn.name = hello.name[:64]
@@ -520,6 +534,14 @@ class ControlServer:
         with contextlib.suppress(KeyError, ValueError):
             if self._selector.get_key(conn.sock).events != events:
                 self._selector.modify(conn.sock, events, conn)
+
+    def _close_silent(self) -> None:
+        now_s = self._now()
+        for conn in list(self._connections.values()):
+            if conn.role is None and not conn.closing \
+                    and now_s - conn.accepted_s > HELLO_TIMEOUT_S:
+                self._violation(conn, p.HELLO_TIMEOUT,
+                                f"no hello within {HELLO_TIMEOUT_S:.0f} s of connecting")
 
     def _drop_slow_readers(self, now_s: float) -> None:
         for conn in list(self._connections.values()):

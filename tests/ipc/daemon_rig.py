@@ -48,10 +48,14 @@ class Daemon:
         return self.log.read_text(errors="replace")
 
 
-def start_daemon(*extra: str, ready_timeout_s: float = 30.0, socket: str | None = None) -> Daemon:
+def start_daemon(*extra: str, ready_timeout_s: float = 30.0, socket: str | None = None,
+                 state_dir: Path | None = None) -> Daemon:
     """``kiosk-control --sim`` on a socket in a fresh directory that any user may traverse (so
     that only SO_PEERCRED decides who may connect), mode 0666 for the same reason; ``socket``
-    reuses a path (a daemon restarted where the UI expects it)."""
+    reuses a path (a daemon restarted where the UI expects it); ``state_dir`` a state folder
+    (a restart on the same one, as systemd does; default: a fresh one per run)."""
+    if state_dir is not None:
+        extra = (*extra, "--state-dir", str(state_dir))
     if socket is None:
         folder = tempfile.mkdtemp(prefix="kiosk-ipc-")
         os.chmod(folder, 0o755)

@@ -14,13 +14,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from kiosk.control.commands import Acknowledge, Pause
+from kiosk.control.daemon import FLOW_MARKER_NAME
 from kiosk.control.snapshot import TreatmentState
 from kiosk.ipc import protocol as p
-from kiosk.ipc.client import ConnectionClosed, ControlClient
+from kiosk.ipc.client import STALE_AFTER_S, ConnectionClosed, ControlClient
 from tests.ipc.daemon_rig import (
     PLATEAU_TIMEOUT_S,
     PROGRAM,
@@ -272,3 +274,201 @@ def test_kiosk_ctl_reads_the_status_without_taking_control(daemon: Daemon, tmp_p
                            str(tmp_path / "none.sock")], cwd=REPO, capture_output=True,
                           text=True, timeout=30)
     assert gone.returncode == 3 and "not answering" in gone.stderr
+
+
+def _wait_gone(path: Path, timeout_s: float) -> bool:
+    deadline_s = time.monotonic() + timeout_s
+    while path.exists():
+        if time.monotonic() > deadline_s:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.requirement("SR-111")
+@pytest.mark.requirement("SR-080")
+def test_a_daemon_killed_at_the_plateau_is_seen_at_once_and_its_restart_shows_the_fault(
+        tmp_path: Path, safety_figure) -> None:  # type: ignore[no-untyped-def]
+    """The daemon crashes (SIGKILL: no goodbye, no clean-up) while the current holds. The client
+    loses its link on the socket's EOF, not after the snapshot goes stale; systemd starts the
+    daemon again on the same state folder, idle: the fault it latches at start (the flow marker
+    left by the dead run) is the first thing the reconnected client sees."""
+    state = tmp_path / "state"
+    state.mkdir()
+    marker = state / FLOW_MARKER_NAME
+    first = start_daemon(state_dir=state)
+    second: Daemon | None = None
+    try:
+        with controlling(first) as remote, Heartbeats(remote):
+            assert not marker.exists()  # idle: nothing may flow
+            start_treatment(remote, "crash-test")
+            wait_for(remote, lambda s: s.state is TreatmentState.HOLD, PLATEAU_TIMEOUT_S)
+            assert marker.exists() and "crash-test" in marker.read_text()
+            killed_s = time.monotonic()
+            first.proc.send_signal(signal.SIGKILL)
+            while remote.connected and time.monotonic() - killed_s < 5.0:
+                time.sleep(0.001)
+            down_after_s = time.monotonic() - killed_s
+            first.proc.wait(5)
+            safety_figure("daemon_killed_to_ui_link_down_ms", down_after_s * 1000, "ms",
+                          limit=STALE_AFTER_S * 1000)
+            assert not remote.connected and not remote.live
+            assert down_after_s < STALE_AFTER_S  # the EOF, not the staleness rule
+            assert marker.exists()  # the dead run could not remove it
+            second = start_daemon(state_dir=state, socket=first.socket)
+            shown = wait_for(remote, lambda s: s.fault is not None, 15.0)
+            assert remote.connects == 2
+            assert shown.fault is not None and shown.fault.code == "internal_error"
+            assert "restarted" in shown.fault.reason.text
+            assert shown.state is TreatmentState.FAULT and not shown.output_enabled
+            truth = second.status()["board_truth"]
+            assert isinstance(truth, dict) and truth["k1_closed"] is False
+            assert "ended while current could flow" in second.log_text()
+            remote.submit(Acknowledge("internal_error"))
+            wait_for(remote, lambda s: s.fault is None and s.state is TreatmentState.IDLE, 5.0)
+            assert _wait_gone(marker, 2.0)
+    finally:
+        if second is not None:
+            assert stop_daemon(second) == 0, second.log_text()[-3000:]
+        stop_daemon(first)
+
+
+@pytest.mark.requirement("SR-111")
+def test_a_daemon_killed_at_idle_comes_back_idle_without_a_fault(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    first = start_daemon(state_dir=state)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(5)
+    assert not (state / FLOW_MARKER_NAME).exists()
+    second = start_daemon(state_dir=state, socket=first.socket)
+    try:
+        with controlling(second) as remote:
+            shown = wait_for(remote, lambda s: s.healthy, 10.0)
+            time.sleep(0.3)  # the restart trip would land on the first cycles after the self-test
+            assert shown.fault is None and remote.snapshot.fault is None
+            assert remote.snapshot.state is TreatmentState.IDLE
+    finally:
+        assert stop_daemon(second) == 0, second.log_text()[-3000:]
+
+
+UI_FROZEN_LIMIT_S = 1.0 + 0.2  # the 1 s heartbeat rule (SR-035), from the last heartbeat sent
+
+
+@pytest.mark.requirement("SR-035")
+def test_a_ui_frozen_at_the_plateau_with_its_socket_open_is_cut_by_the_heartbeat_rule(
+        daemon: Daemon, safety_figure) -> None:  # type: ignore[no-untyped-def]
+    """SIGSTOP: the UI process hangs with its socket open (no EOF, no lost-UI trip). Its
+    heartbeats stop; the daemon cuts within the 1 s rule and keeps running; the UI, thawed,
+    finds the fault (not a live treatment) and a kill afterwards changes nothing more."""
+    ui = subprocess.Popen([sys.executable, STAND_IN, daemon.socket, "freeze-test"], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = _first_line(ui, PLATEAU_TIMEOUT_S)
+        assert line.startswith("plateau"), f"{line!r}; daemon: {daemon.status()}"
+        frozen_s = time.monotonic()
+        os.kill(ui.pid, signal.SIGSTOP)
+        status = _wait_safe_since(daemon, frozen_s, timeout_s=5.0)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        safe_after_s = truth["safe_since_s"] - frozen_s
+        safety_figure("ui_frozen_to_safe_ms", safe_after_s * 1000, "ms",
+                      limit=UI_FROZEN_LIMIT_S * 1000)
+        assert safe_after_s <= UI_FROZEN_LIMIT_S
+        assert status["fault"]["code"] == "ui_heartbeat_lost"  # type: ignore[index]
+        assert status["controlling_client"] is not None  # still connected: not a lost UI
+        assert status["lost_ui_at_s"] is None
+        assert truth["k1_closed"] is False and truth["dac_output_v"] == 0.0
+        os.kill(ui.pid, signal.SIGCONT)
+        os.kill(ui.pid, signal.SIGKILL)
+        ui.wait(timeout=5)
+        time.sleep(0.2)
+        after = daemon.status()
+        assert after["fault"]["code"] == "ui_heartbeat_lost"  # type: ignore[index]
+        assert after["lost_ui_at_s"] is None  # nothing could flow when it closed
+        assert daemon.alive()
+    finally:
+        if ui.poll() is None:
+            os.kill(ui.pid, signal.SIGCONT)
+            ui.kill()
+            ui.wait(timeout=5)
+
+
+@pytest.mark.requirement("SR-112")
+def test_silent_connections_and_monitors_cannot_lock_the_ui_out(daemon: Daemon) -> None:
+    """A connection that never says hello is closed (hello_timeout); monitors never take the
+    last connection, so the UI can always connect; past that, every newcomer is refused."""
+    import socket
+
+    from kiosk.ipc.server import HELLO_TIMEOUT_S, MAX_CONNECTIONS, MAX_MONITORS
+
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    silent.settimeout(HELLO_TIMEOUT_S + 3.0)
+    silent.connect(daemon.socket)
+    first = p.decode_daemon(silent.recv(p.MAX_DAEMON_MESSAGE_BYTES))
+    assert isinstance(first, p.Bye) and first.code == p.HELLO_TIMEOUT
+    assert silent.recv(p.MAX_DAEMON_MESSAGE_BYTES) == b""  # then closed
+    silent.close()
+    monitors = [daemon.monitor() for _ in range(MAX_MONITORS)]
+    try:
+        with pytest.raises(ConnectionClosed) as refused:
+            daemon.monitor()
+        assert refused.value.code == p.TOO_MANY_CLIENTS
+        with ControlClient(daemon.socket, role="control", name="the-ui") as ui:
+            assert ui.welcome is not None and ui.welcome.role == "control"
+            assert MAX_MONITORS + 1 == MAX_CONNECTIONS
+            with pytest.raises(ConnectionClosed) as refused:
+                ControlClient(daemon.socket, role="control", name="one-more")
+            assert refused.value.code == p.TOO_MANY_CLIENTS
+            assert ui.query("status")["connections"] == MAX_CONNECTIONS
+    finally:
+        for monitor in monitors:
+            monitor.close()
+    assert "hello_timeout" in daemon.log_text() and daemon.alive()
+
+
+@pytest.mark.requirement("SR-113")
+def test_a_treatment_through_the_socket_holds_its_plateau_and_stops_to_zero(
+        daemon: Daemon) -> None:
+    """The whole way over the socket, judged from the board's truth: start, ramp, the plateau
+    (the true current at the target, K1 closed), STOP (to zero within 2 s, then the relay
+    opens)."""
+    from kiosk.control.commands import Stop, StopReason
+
+    with controlling(daemon) as remote, Heartbeats(remote):
+        start_treatment(remote, "plateau-test")
+        wait_for(remote, lambda s: s.state is TreatmentState.RAMP_UP, 20.0)
+        held = wait_for(remote, lambda s: s.state is TreatmentState.HOLD, PLATEAU_TIMEOUT_S)
+        assert held.target_ma == PROGRAM.current_ma and held.output_enabled
+        assert held.session_id == "plateau-test" and held.fault is None
+        time.sleep(0.5)  # half a second of plateau
+        status = daemon.status()
+        truth = status["board_truth"]
+        assert isinstance(truth, dict) and status["state"] == "hold"
+        assert truth["k1_closed"] is True
+        assert truth["true_current_ma"] == pytest.approx(PROGRAM.current_ma, abs=0.03)
+        assert status["measured_ma"] == pytest.approx(truth["true_current_ma"], abs=0.03)
+        stopped_s = time.monotonic()
+        remote.submit(Stop(StopReason.OPERATOR))
+        wait_for(remote, lambda s: not s.output_enabled and s.state is not
+                 TreatmentState.RAMP_DOWN, 5.0)
+        status = _wait_safe_since_ok(daemon, stopped_s)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        assert truth["safe_since_s"] - stopped_s <= 2.5  # to zero within 2 s, then K1 opens
+        assert status["fault"] is None and status["state"] == "paused"
+        assert truth["true_current_ma"] < 0.01
+    assert daemon.status()["lost_ui_at_s"] is None  # leaving while paused is no lost UI
+
+
+def _wait_safe_since_ok(daemon: Daemon, since_s: float, timeout_s: float = 5.0) -> dict:  # type: ignore[type-arg]
+    """The status once K1 is open and the DAC at zero (no fault expected)."""
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        status = daemon.status(since_s=since_s)
+        truth = status["board_truth"]
+        assert isinstance(truth, dict)
+        if truth.get("safe_since_s") is not None:
+            return status
+        assert time.monotonic() < deadline_s, f"not safe within {timeout_s} s: {status}"
+        time.sleep(0.02)

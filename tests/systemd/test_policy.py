@@ -219,3 +219,20 @@ def test_device_nodes_are_handed_to_the_kiosk_groups():
     assert 'KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in rules
     modules = (SYSTEMD_DIR / "modules-load.d/kiosk.conf").read_text().split()
     assert {"i2c-dev", "bcm2835_wdt"} <= set(modules)
+
+
+@pytest.mark.requirement("SR-110")
+def test_a_bad_configuration_or_a_held_state_folder_is_not_restarted():
+    """Exit 2 and 3 (docs/exit-codes.md) say the input is wrong or the folder is taken: the same
+    start would say it again. The unit fails at once (the fault screen), not after three tries;
+    a crash, a failed self-test or a bug (1, 70, a signal) still restarts, within the limit."""
+    from kiosk.entry import exit_codes
+
+    prevented = {int(code) for value in CONTROL["Service"]["RestartPreventExitStatus"]
+                 for code in value.split()}
+    assert prevented == {exit_codes.BAD_INPUT, exit_codes.BUSY}
+    assert exit_codes.FAILED not in prevented and exit_codes.INTERNAL_ERROR not in prevented
+    assert CONTROL["Service"]["Restart"] == ["on-failure"]
+    assert CONTROL["Unit"]["OnFailure"] == ["kiosk-fault.service"]
+    # The UI restarts whatever it said (the screen never gives up); it never claims the folder.
+    assert "RestartPreventExitStatus" not in UI["Service"]

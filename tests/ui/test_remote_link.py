@@ -92,3 +92,57 @@ def test_no_daemon_covers_the_screen_at_once_then_reconnect_shows_the_fault_latc
         if second is not None:
             stop_daemon(second)
         stop_daemon(daemon)
+
+
+@pytest.mark.requirement("SR-111")
+@pytest.mark.requirement("SR-080")
+def test_a_daemon_crash_at_the_plateau_covers_the_screen_at_once_and_its_restart_shows_the_fault(
+        kivy_window: Any, tmp_path: Path) -> None:
+    """The daemon is SIGKILLed while the current holds: the very next poll covers the screen
+    (the link went down on the socket's EOF); systemd's restart on the same state folder latches
+    the fault, and the screen shows it as soon as the link is back."""
+    from kiosk.app import KioskApp
+    from kiosk.control.catalogue import load_catalogue
+    from kiosk.control.snapshot import TreatmentState
+    from kiosk.records import records_path
+    from kiosk.screens.records_view import RecordsView
+    from tests.ipc.daemon_rig import PLATEAU_TIMEOUT_S, start_treatment
+
+    state = tmp_path / "state"
+    state.mkdir()
+    daemon = start_daemon(state_dir=state)
+    remote = RemoteController(daemon.socket, name="ui-test")
+    remote.start()
+    assert remote.wait_connected(10)
+    records = RecordsView.open(records_path(tmp_path))
+    app = KioskApp(controller=remote, catalogue=load_catalogue(), records_view=records,
+                   inject=remote.inject, fault_names=remote.fault_names, autopoll=False,
+                   language="en")
+    app._run_prepare()
+    second = None
+    try:
+        start_treatment(remote, "ui-crash-test")  # the app's polls carry the heartbeat
+        _poll_until(app, lambda: app.snapshot.state is TreatmentState.HOLD, PLATEAU_TIMEOUT_S)
+        assert not app.link_overlay.visible
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait(5)
+        time.sleep(0.05)  # the reader thread sees the EOF (the process test measures it)
+        app.poll()  # the very next poll: no waiting for the snapshot to go stale
+        assert app.link_overlay.visible and _top_widget(app) is app.link_overlay
+        second = start_daemon(state_dir=state, socket=daemon.socket)
+        _poll_until(app, lambda: remote.live and app.overlay.visible, 15.0)
+        assert not app.link_overlay.visible
+        assert app.overlay.fault is not None and app.overlay.fault.code == "internal_error"
+        assert find_ref(app.root_widget, "fault_heading") is not None
+        assert not app.snapshot.output_enabled and remote.connects == 2
+    finally:
+        app.dispatch("on_stop")
+        for child in list(Window.children):
+            Window.remove_widget(child)
+        App._running_app = None
+        remote.stop()
+        records.close_store()
+        i18n.set_language("en")
+        if second is not None:
+            stop_daemon(second)
+        stop_daemon(daemon)
