@@ -534,7 +534,8 @@ class DeviceRecord:
 class LastDone:
     """The last calibration or self-test as another module reports it."""
 
-    known: bool  # False: nothing answers for it on this software
+    known: bool  # False: nothing answers for it on this software, or its answer was refused
+    available: bool  # False: no module of this software answers the query at all
     wall_s: float | None
     technician: str | None
     passed: bool | None
@@ -556,15 +557,16 @@ def last_done(controller: Controller, what: str) -> LastDone:
         answer = controller.query(what)
     except QueryRefused as refusal:
         if refusal.code == UNKNOWN_QUERY:
-            return LastDone(False, None, None, None, f"'{what}' is not available")
-        return LastDone(False, None, None, None, refusal.text[:200])
+            return LastDone(False, False, None, None, None, f"'{what}' is not available")
+        return LastDone(False, True, None, None, None, refusal.text[:200])
     except Exception as error:  # another module's bug must not break this page
         _log.exception("query %r failed", what)
-        return LastDone(False, None, None, None, f"'{what}' failed: {type(error).__name__}")
+        return LastDone(False, True, None, None, None,
+                        f"'{what}' failed: {type(error).__name__}")
     wall_s = _wall_of(answer)
     technician = answer.get("technician")
     passed = answer.get("passed")
-    return LastDone(True, wall_s, technician[:64] if isinstance(technician, str) else None,
+    return LastDone(True, True, wall_s, technician[:64] if isinstance(technician, str) else None,
                     passed if isinstance(passed, bool) else None, None)
 
 
@@ -587,7 +589,7 @@ def _reminder_json(last: LastDone, interval_days: int, now_wall_s: float) -> dic
     return {"status": due.status, "due": due.due, "last_wall_s": due.last_wall_s,
             "due_wall_s": due.due_wall_s, "days_left": due.days_left,
             "interval_days": interval_days, "technician": last.technician,
-            "passed": last.passed, "note": last.note}
+            "passed": last.passed, "note": last.note, "available": last.available}
 
 
 @register_query("device_record")

@@ -366,6 +366,7 @@ def test_the_record_reads_the_last_calibration_and_self_test_and_says_when_due(
     fake_handlers("calibration", QueryRefused("calibration_missing", "no calibration file"))
     cal = controller.query("device_record")["calibration"]
     assert cal["status"] == "unknown" and cal["due"] and "no calibration file" in cal["note"]
+    assert cal["available"]
     fake_handlers("calibration", RuntimeError("a bug elsewhere"))
     assert controller.query("device_record")["calibration"]["status"] == "unknown"
 
@@ -377,7 +378,7 @@ def test_without_the_other_queries_the_dates_are_unknown(
     queries.HANDLERS.pop("selftest_report", None)
     answer = controller.query("device_record")
     for key, name in (("calibration", "calibration"), ("selftest", "selftest_report")):
-        assert answer[key]["status"] == "unknown"
+        assert answer[key]["status"] == "unknown" and not answer[key]["available"]
         assert name in answer[key]["note"]
     with pytest.raises(QueryRefused) as refused:
         controller.query("calibration")
