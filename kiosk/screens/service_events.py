@@ -33,7 +33,7 @@ MAX_VALUES_CHARS = 180  # the recorded values shown in the detail (the export ha
 KIND_CHOICES: tuple[str | None, ...] = (None, "fault", "refusal", "decision", "storage",
                                         "service", "other")
 SEVERITY_CHOICES: tuple[str | None, ...] = (None, "high", "medium", "info")
-DATE_CHOICES: tuple[str, ...] = ("any", "today", "week", "month")
+DATE_CHOICES: tuple[str, ...] = ("any", "today", "week", "month", "day")
 
 KIND_WORDS = {None: N_("all"), "fault": N_("faults"), "refusal": N_("refusals"),
               "decision": N_("decisions"), "storage": N_("records"), "service": N_("service"),
@@ -41,7 +41,7 @@ KIND_WORDS = {None: N_("all"), "fault": N_("faults"), "refusal": N_("refusals"),
 SEVERITY_WORDS = {None: N_("all"), "high": N_("high"), "medium": N_("medium"),
                   "info": N_("information")}
 DATE_WORDS = {"any": N_("any date"), "today": N_("today"), "week": N_("last 7 days"),
-              "month": N_("last 30 days")}
+              "month": N_("last 30 days"), "day": N_("one day")}
 SEVERITY_COLOURS = {"high": (theme.ALARM_HIGH, theme.TEXT),
                     "medium": (theme.ALARM_MEDIUM, theme.TEXT_DARK),
                     "info": (theme.ALARM_INFO, theme.TEXT_DARK)}
@@ -50,8 +50,12 @@ PROBLEM_WORDS = {"missing": N_("deleted"), "altered": N_("altered"),
                  "anchor_mismatch": N_("differs from the anchor recorded outside the log")}
 
 
-def date_range(choice: str, today: datetime.date) -> dict[str, str]:
-    """The query arguments of a date choice (local days, both ends included)."""
+def date_range(choice: str, today: datetime.date,
+               day: datetime.date | None = None) -> dict[str, str]:
+    """The query arguments of a date choice (local days, both ends included); ``day`` is the
+    day the "one day" choice shows."""
+    if choice == "day" and day is not None:
+        return {"date_from": day.isoformat(), "date_to": day.isoformat()}
     if choice == "today":
         return {"date_from": today.isoformat(), "date_to": today.isoformat()}
     if choice in ("week", "month"):
@@ -114,6 +118,7 @@ class ServiceEventsScreen(ServicePage):
     kind: str | None = None
     severity: str | None = None
     date_choice = "any"
+    day: datetime.date | None = None  # the day the "one day" choice shows
     session: str | None = None
     detail_seq: int | None = None
     verify_text = ""
@@ -155,7 +160,7 @@ class ServiceEventsScreen(ServicePage):
         return answer
 
     def _filter_args(self) -> dict[str, Any]:
-        args: dict[str, Any] = date_range(self.date_choice, datetime.date.today())
+        args: dict[str, Any] = date_range(self.date_choice, datetime.date.today(), self.day)
         if self.kind is not None:
             args["kind"] = self.kind
         if self.severity is not None:
@@ -173,9 +178,21 @@ class ServiceEventsScreen(ServicePage):
             text=_("Severity: {value}").format(value=_(SEVERITY_WORDS[self.severity])),
             ref="filter_severity", font_size=theme.SMALL_PX, height=52,
             on_tap=self.next_severity))
+        date_word = _(DATE_WORDS[self.date_choice])
+        if self.date_choice == "day" and self.day is not None:
+            date_word = self.day.strftime("%d.%m.%Y")
         filters.add_widget(KButton(
-            text=_("Date: {value}").format(value=_(DATE_WORDS[self.date_choice])),
+            text=_("Date: {value}").format(value=date_word),
             ref="filter_date", font_size=theme.SMALL_PX, height=52, on_tap=self.next_date))
+        if self.date_choice == "day":
+            filters.add_widget(KButton(text="‹", ref="day_earlier", size_hint_x=None,
+                                       width=theme.MIN_TOUCH_PX + 8, height=52, font_size=30,
+                                       on_tap=lambda: self.step_day(-1)))
+            filters.add_widget(KButton(text="›", ref="day_later", size_hint_x=None,
+                                       width=theme.MIN_TOUCH_PX + 8, height=52, font_size=30,
+                                       disabled=self.day is None
+                                       or self.day >= datetime.date.today(),
+                                       on_tap=lambda: self.step_day(1)))
         if self.session is not None:
             filters.add_widget(KButton(text=_("All sessions"), ref="filter_session_clear",
                                        kind="selected", font_size=theme.SMALL_PX, height=52,
@@ -309,6 +326,15 @@ class ServiceEventsScreen(ServicePage):
     def next_date(self) -> None:
         self.date_choice = DATE_CHOICES[(DATE_CHOICES.index(self.date_choice) + 1)
                                         % len(DATE_CHOICES)]
+        if self.date_choice == "day":
+            self.day = datetime.date.today()
+        self.page = 0
+        self.show()
+
+    def step_day(self, days: int) -> None:
+        """One day earlier or later in the "one day" choice (never past today)."""
+        today = datetime.date.today()
+        self.day = min(today, (self.day or today) + datetime.timedelta(days=days))
         self.page = 0
         self.show()
 

@@ -6,6 +6,7 @@ manager, both languages without clipped text, screenshots."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -107,6 +108,16 @@ def test_paging_and_filters_over_hundreds_of_events(kiosk: Any) -> None:
     k.tap("filter_date")
     k.tap("filter_date")
     assert k.text("page_label") == today  # the last 30 days hold nothing older here
+    k.tap("filter_date")  # one day, starting today
+    assert k.text("filter_date") == "Date: " + time.strftime("%d.%m.%Y")
+    assert k.text("page_label") == today and not k.enabled("day_later")
+    k.tap("day_earlier")  # yesterday: nothing was logged then
+    assert k.has("events_empty") and "(0 events)" in k.text("page_label")
+    no_layout_problems(k, "service_events one day")
+    k.tap("day_later")
+    assert k.text("page_label") == today and not k.enabled("day_later")
+    k.tap("filter_date")
+    assert k.text("filter_date") == "Date: any date" and not k.has("day_earlier")
     no_layout_problems(k, "service_events list")
 
 
@@ -209,8 +220,6 @@ def fixture_dates() -> Iterator[Callable[[str, Any], None]]:
 @pytest.mark.requirement("SR-174")
 def test_the_device_record_reminds_and_the_technician_sets_the_intervals(
         kiosk: Any, fixture_dates: Callable[[str, Any], None]) -> None:
-    import time
-
     k = kiosk
     now = time.time()
     fixture_dates("calibration", {"wall_s": now - 400 * DAY_S, "technician": "Ivan"})
