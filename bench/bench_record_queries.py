@@ -8,7 +8,8 @@ Prints, for a log of N events (``--events``, default 50 000, written through the
 2. one ``verify_log`` step (VERIFY_ROWS_PER_STEP rows) and the whole log in steps; against the
    one-shot ``RecordStore.verify_chain`` on the same file;
 3. ``event_detail`` of a row with a session, ``device_record``;
-4. one save of the usage counters (temp file, fsync, rename, fsync of the folder).
+4. one save of the usage counters (temp file, fsync, rename, fsync of the folder);
+5. what counting costs the control thread: ``UsageCounter.observe`` per cycle (CPU time).
 
 Usage: .venv/bin/python bench/bench_record_queries.py [--events N] [--repeat R]
 The SD card of the device is slower than this machine's disk and its CPU slower too: run it on
@@ -108,6 +109,16 @@ def main() -> None:
             assert record is not None
             median, worst = timed(record.save, args.repeat)
             print(f"{'counters save (fsync)':28s} median {median:7.1f} ms  max {worst:7.1f} ms")
+            records: list[Any] = []
+            c.loop.add_observer(records.append)
+            c.run_for(1.0)
+            cycles = len(records)
+            start = time.process_time()
+            for _ in range(10):
+                for cycle in records:
+                    record.counter.observe(cycle)
+            per_cycle_us = (time.process_time() - start) / (10 * cycles) * 1e6
+            print(f"{'observe() per cycle':28s} {per_cycle_us:7.1f} us CPU ({cycles} cycles x 10)")
         finally:
             c.close()
 

@@ -53,6 +53,7 @@ MAX_TEXT_ARG = 64
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _STORAGE_PREFIXES = ("records.", "storage.")
+_CODE_COUNTS = reader.CodeCounts()  # per database file, brought up to date on each page
 
 
 def kind_of(code: str, severity: str) -> str:
@@ -86,8 +87,8 @@ def events_page(controller: Controller, args: Mapping[str, Param]) -> dict[str, 
     if wall_from_us is not None and wall_to_us is not None and wall_from_us >= wall_to_us:
         raise QueryRefused(INVALID_QUERY, "date_from must not be after date_to")
     session = _text(args, "session")
-    with _reading(controller) as (conn, _path):
-        counts = reader.code_counts(conn)
+    with _reading(controller) as (conn, path):
+        counts = _CODE_COUNTS.of(conn, path)
         kinds: dict[str, int] = dict.fromkeys(KINDS, 0)
         codes_of: dict[str, list[str]] = {k: [] for k in KINDS}
         for code, count in counts.items():

@@ -23,6 +23,7 @@ times, how it ended); never the client id, the name or a screening answer.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +117,40 @@ def open_read_only(db_path: Path | str, busy_timeout_s: float = 1.0) -> sqlite3.
     return conn
 
 
+class CodeCounts:
+    """Every code in the log with how often (the kind filter's code lists and counts), kept
+    per database file and brought up to date with the rows after the last one counted: the
+    log is append-only, so only the new rows are scanned (a range of the primary key). A log
+    whose newest row is older than the one counted (a replaced or cut file) is counted again
+    from scratch. Thread-safe; one instance serves every query thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[int, dict[str, int]]] = {}
+
+    def of(self, conn: sqlite3.Connection, db_path: Path | str) -> dict[str, int]:
+        key = str(Path(db_path).resolve())
+        conn.execute("BEGIN")
+        try:
+            newest = int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+            with self._lock:
+                counted, counts = self._known.get(key, (0, {}))
+            if newest < counted:
+                counted, counts = 0, {}
+            counts = dict(counts)
+            for code, count in conn.execute(
+                    "SELECT code, count(*) FROM events WHERE seq > ? AND seq <= ? GROUP BY code",
+                    (counted, newest)):
+                counts[str(code)] = counts.get(str(code), 0) + int(count)
+        finally:
+            conn.execute("COMMIT")
+        with self._lock:
+            self._known[key] = (newest, counts)
+        return dict(counts)
+
+
 def code_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Every code present in the log with how often (for the kind filter)."""
+    """Every code present in the log with how often, counted now (a full scan)."""
     return {str(code): int(count) for code, count in
             conn.execute("SELECT code, count(*) FROM events GROUP BY code")}
 

@@ -306,3 +306,19 @@ def test_the_session_of_a_fault_is_found_by_its_control_id_without_the_client(
     assert reader.session_for(conn, "ctl-unknown") is None
     count, first, last, faults = reader.session_events(conn, "ctl-7")
     assert (count, faults) == (1, 1) and first == last
+
+
+def test_code_counts_follow_the_log_and_start_again_on_a_shorter_one(tmp_path: Path) -> None:
+    path = tmp_path / "records.sqlite3"
+    counter = reader.CodeCounts()
+    with RecordStore.open(path) as store:
+        _fill(store, 10)
+        conn = reader.open_read_only(path)
+        assert counter.of(conn, path) == reader.code_counts(conn)
+        _fill(store, 7)  # only these are scanned now
+        assert counter.of(conn, path) == reader.code_counts(conn)
+        assert counter.of(conn, path)["contact_lost"] == 4
+    raw = raw_connection(path)
+    raw.execute("DELETE FROM events WHERE seq > 5")
+    assert counter.of(conn, path) == reader.code_counts(conn)  # counted again, not 17 rows
+    assert sum(counter.of(conn, path).values()) == 5
