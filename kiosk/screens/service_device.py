@@ -9,6 +9,7 @@ stop at the bounds the answer names, the control layer refuses anything else.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -22,6 +23,8 @@ from kiosk.screens import theme
 from kiosk.screens.registry import register
 from kiosk.screens.service_base import ServicePage
 from kiosk.screens.widgets import FitLabel, KButton, Panel
+
+_log = logging.getLogger(__name__)
 
 CALIBRATION_STEP_DAYS = 30
 SELFTEST_STEP_DAYS = 1
@@ -89,10 +92,14 @@ class ServiceDeviceScreen(ServicePage):
         self.body.clear_widgets()
         try:
             record: dict[str, Any] = self.app.controller.query("device_record")
-        except QueryRefused as refusal:
+        except Exception as error:  # a refusal, or a bug below: said, never a crash
+            if not isinstance(error, QueryRefused):
+                _log.exception("device_record failed")
             self.body.add_widget(FitLabel(
                 text=_("The device record cannot be read: {reason}").format(
-                    reason=refusal.text), ref="device_problem", color=theme.ALARM_MEDIUM))
+                    reason=error.text if isinstance(error, QueryRefused)
+                    else repr(error)[:200]), ref="device_problem", color=theme.ALARM_MEDIUM))
+            self.save_button.disabled = True
             return
         self.record = record
         if not hasattr(self, "calibration_days"):
@@ -202,8 +209,11 @@ class ServiceDeviceScreen(ServicePage):
             self.app.controller.query("set_maintenance_intervals",
                                       calibration_days=self.calibration_days,
                                       selftest_days=self.selftest_days, technician=user.name)
-        except QueryRefused as refusal:
-            self.message_text = _("Not saved: {reason}").format(reason=refusal.text)
+        except Exception as error:  # a refusal, or a bug below: said, never a crash
+            if not isinstance(error, QueryRefused):
+                _log.exception("set_maintenance_intervals failed")
+            self.message_text = _("Not saved: {reason}").format(
+                reason=error.text if isinstance(error, QueryRefused) else repr(error)[:200])
         else:
             self.message_text = _("Intervals saved.")
         self.show()

@@ -11,6 +11,7 @@ crash. Severity is a colour band AND a word (ui-guide: colour is never the only 
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,8 @@ from kiosk.screens.registry import register
 from kiosk.screens.service_base import ServicePage
 from kiosk.screens.texts import FAULT_TEXTS, fault_texts, reason_text
 from kiosk.screens.widgets import FitLabel, KButton, Panel
+
+_log = logging.getLogger(__name__)
 
 ROWS_PER_PAGE = 4  # with the filters and the verdict, what 800x480 holds at 48 px a row
 MAX_VALUES_CHARS = 180  # the recorded values shown in the detail (the export has them all)
@@ -152,9 +155,12 @@ class ServiceEventsScreen(ServicePage):
     def _query(self, what: str, **args: Any) -> dict[str, Any] | None:
         try:
             answer: dict[str, Any] = self.app.controller.query(what, **args)
-        except QueryRefused as refusal:
+        except Exception as error:  # a refusal, or a bug below: said, never a crash
+            reason = error.text if isinstance(error, QueryRefused) else repr(error)[:200]
+            if not isinstance(error, QueryRefused):
+                _log.exception("query %r failed", what)
             self.body.add_widget(FitLabel(
-                text=_("The event log cannot be read: {reason}").format(reason=refusal.text),
+                text=_("The event log cannot be read: {reason}").format(reason=reason),
                 ref="events_problem", color=theme.ALARM_MEDIUM, size_hint_y=None, height=80))
             return None
         return answer
@@ -375,9 +381,12 @@ class ServiceEventsScreen(ServicePage):
     def _verify_step(self, cursor: dict[str, Any]) -> None:
         try:
             answer = self.app.controller.query("verify_log", **cursor)
-        except QueryRefused as refusal:
+        except Exception as error:  # a refusal, or a bug below: said, never a crash
+            if not isinstance(error, QueryRefused):
+                _log.exception("verify_log failed")
             self._verify_done(_("The log could not be checked: {reason}").format(
-                reason=refusal.text), "medium")
+                reason=error.text if isinstance(error, QueryRefused) else repr(error)[:200]),
+                "medium")
             return
         if not answer["done"]:
             self.verify_label.text = _("Checking the log: {count} events so far...").format(

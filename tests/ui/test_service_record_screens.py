@@ -303,3 +303,29 @@ def test_both_pages_fit_in_russian(kiosk: Any, fixture_dates: Callable[[str, Any
     k.screenshot("60_service_device_ru")
     open_page(k, "service_device", MANAGER)
     no_layout_problems(k, "service_device manager ru")
+
+
+@pytest.mark.slow
+@pytest.mark.requirement("SR-172")
+@pytest.mark.requirement("SR-174")
+def test_refusals_are_shown_not_raised(kiosk: Any) -> None:
+    k = kiosk
+    open_page(k, "service_device")
+    screen = k.app.screen
+    screen.calibration_days = 1000  # what a faulty screen could send: the control layer refuses
+    screen.save_intervals()
+    k.frames(2)
+    assert k.text("intervals_message") == (
+        "Not saved: calibration_days must be 30 to 730 days, not 1000")
+    assert k.app.controller.query("device_record")["intervals"]["calibration_days"] == 365
+    writer, k.controller.writer = k.controller.writer, None  # records unavailable
+    try:
+        open_page(k, "service_events")
+        assert k.text("events_problem").startswith("The event log cannot be read: ")
+        k.tap("verify_log")
+        for _ in range(20):
+            k.frames(1)
+        assert k.text("verify_result").startswith("The log could not be checked: ")
+        no_layout_problems(k, "service_events without records")
+    finally:
+        k.controller.writer = writer
