@@ -49,6 +49,9 @@ class BoardIO:
         self._bus_error_this_cycle = False
         self._k1_commanded_closed = False
         self._k1_opened_at_s: float = -math.inf
+        # relay wear, counted where the coils are switched (kiosk.control.device_record)
+        self.k1_closures = 0
+        self.k2_switches = 0
 
     # ------------------------------------------------------------------ per cycle
 
@@ -155,6 +158,8 @@ class BoardIO:
             board.buzzer.off()
         if a.output_relay_closed and ok and not shutdown.pending:
             board.output_relay.close()
+            if not self._k1_commanded_closed:
+                self.k1_closures += 1
             self._k1_commanded_closed = True
         if shutdown.pending and not blocked:  # a trip arrived while applying
             board.output_relay.open()
@@ -173,6 +178,7 @@ class BoardIO:
         if self._k1_commanded_closed or now_s - self._k1_opened_at_s < RELAY_SETTLE_S:
             return
         relay.set_reversed(reversed_polarity)
+        self.k2_switches += 1
 
     def toggle_heartbeat(self) -> None:
         self.board.heartbeat.toggle()

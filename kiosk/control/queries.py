@@ -35,6 +35,8 @@ HANDLERS: dict[str, Handler] = {}
 
 HANDLER_MODULES: tuple[str, ...] = (
     "kiosk.control.info_queries",
+    "kiosk.control.log_queries",
+    "kiosk.control.device_record",
 )
 """Modules that register query handlers (imported once by :func:`load_handlers`)."""
 

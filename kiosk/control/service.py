@@ -36,6 +36,7 @@ from kiosk.hal.config import load_board_config
 from kiosk.hal.factory import build_board, sim_fault_names
 
 if TYPE_CHECKING:
+    from kiosk.control.device_record import DeviceRecord
     from kiosk.entry.arguments import HeadlessArgs
     from kiosk.hal.factory import SimLoad
     from kiosk.records.writer import RecordWriter
@@ -54,13 +55,15 @@ class Controller:
 
     def __init__(self, *, board: Board, core: ControlCore, loop: ControlLoop,
                  catalogue: Catalogue, safety_config: SafetyConfig,
-                 writer: RecordWriter | None) -> None:
+                 writer: RecordWriter | None,
+                 device_record: DeviceRecord | None = None) -> None:
         self.board = board
         self.core = core
         self.loop = loop
         self.catalogue = catalogue
         self.safety_config = safety_config
         self.writer = writer
+        self.device_record = device_record  # usage counters and maintenance intervals
         self._closed = False
 
     @property
@@ -87,6 +90,8 @@ class Controller:
         call start() either way)."""
         if not self.clock.is_virtual:
             self.loop.start()
+        if self.device_record is not None:
+            self.device_record.start()
 
     def run_for(self, duration_s: float) -> None:
         self.loop.run_for(duration_s)
@@ -103,6 +108,8 @@ class Controller:
         try:
             self.loop.close()
         finally:
+            if self.device_record is not None:
+                self.device_record.close()  # the final save, after the last cycle
             if self.writer is not None:
                 self.writer.stop()
             self.board.close()
@@ -161,6 +168,7 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
     board = build_board(config, sim=sim, clock=clock if clock is not None else RealClock(),
                         seed=seed, load=load)
     writer: RecordWriter | None = None
+    device_record: DeviceRecord | None = None
     try:
         catalogue = load_catalogue()
         safety = safety_config or SafetyConfig(ui_heartbeat_timeout_s=UI_HEARTBEAT_TIMEOUT_S)
@@ -173,13 +181,19 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                 _log.error("records storage fault: %s", writer.fault_reason)
         loop = ControlLoop(board, core, records=writer,
                            notifier=notifier if notifier is not None else SystemdWatchdog())
+        if state_dir is not None:
+            from kiosk.control.device_record import DeviceRecord
+
+            device_record = DeviceRecord(state_dir, io=loop.io, virtual=board.clock.is_virtual,
+                                         post=None if writer is None else writer.post)
+            loop.add_observer(device_record.counter.observe)
     except BaseException:
         if writer is not None:
             writer.stop()
         board.close()
         raise
     return Controller(board=board, core=core, loop=loop, catalogue=catalogue,
-                      safety_config=safety, writer=writer)
+                      safety_config=safety, writer=writer, device_record=device_record)
 
 
 # ---------------------------------------------------------------------------- headless

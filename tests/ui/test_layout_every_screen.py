@@ -52,6 +52,21 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     assert k.screen == "service"
     look.check("open")
     walk_usb_export(k, look)
+    # the event log and the device record (service_events, service_device)
+    from kiosk.access.pins import Role
+    from kiosk.screens.service_base import ServiceUser
+
+    app.service_user = ServiceUser("tech", Role.TECHNICIAN)
+    app.nav.go("service_events")
+    look.check("list")
+    k.tap("event_row_0")
+    look.check("detail")
+    app.nav.go("service_device")
+    look.check("technician")
+    app.service_user = ServiceUser("manager", Role.MANAGER)
+    app.nav.redisplay()
+    look.check("manager")
+    app.service_user = None
     app.nav.reset("home")
 
     # a client whose screening blocks the treatment
