@@ -51,6 +51,18 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("pin_ok")
     assert k.screen == "service"
     look.check("open")
+    # the technician's self-test page (issue 13), before and after a step ran
+    from kiosk.access.pins import Role
+    from kiosk.screens.service_base import ServiceUser
+
+    app.service_user = ServiceUser("tech", Role.TECHNICIAN)
+    app.nav.go("service_selftest")
+    look.check("not run")
+    k.tap("selftest_step_boost")
+    k.tap("selftest_run_step")
+    k.advance(1.0)
+    look.check("boost passed")
+    app.service_user = None
     app.nav.reset("home")
 
     # a client whose screening blocks the treatment
