@@ -391,8 +391,9 @@ class ControlLoop:
         # pings and systemd restarts the service into the safe state; a patient fault such as
         # contact_lost does not).
         healthy = loop_ok and self.core.fault is None
-        if healthy and self.service.heartbeat_allowed:  # the monostable step stops it
-            io.toggle_heartbeat()
+        if healthy:
+            if self.service.heartbeat_allowed:  # the self-test's monostable step stops it
+                io.toggle_heartbeat()
         else:
             self.stats.unhealthy_cycles += 1
         if loop_ok and snapshot.healthy and self.notifier is not None:
