@@ -172,3 +172,25 @@ def test_the_estop_step_asks_for_a_press_then_a_release(rig: SelfTestRig) -> Non
     step = rig.steps()["estop"]
     assert step["status"] == "passed"
     assert 2.0 <= step["figure"] <= 2.2  # seconds from the prompt to the press
+
+
+@pytest.mark.requirement("SR-169")
+@pytest.mark.requirement("SR-168")
+def test_a_silent_dac_fails_the_chips_and_skips_every_step_that_would_energise(
+        rig: SelfTestRig) -> None:
+    rig.sim.inject("i2c_nack", device="dac")
+    report = rig.run_selftest()
+    steps = rig.steps(report)
+    assert (steps["chips"]["status"], steps["chips"]["cause"], steps["chips"]["figure"]) == \
+        ("failed", "dac_not_answering", 1.0)
+    assert steps["dac_eeprom"]["cause"] == "dac_not_answering"
+    energising = [s for s in STEP_NAMES if s not in ("chips", "dac_eeprom", "estop")]
+    for name in energising:
+        assert (steps[name]["status"], steps[name]["cause"]) == \
+            ("skipped", "chips_not_answering"), name
+    assert steps["estop"]["status"] == "passed"
+    skipped = [e.detail("step") for e in rig.events
+               if e.code == "selftest_step_failed" and e.detail("status") == "skipped"]
+    assert skipped == energising
+    assert not any(e.part == "coil" and e.state for e in rig.sim.relay_history)
+    assert not rig.controller.board.boost.is_enabled

@@ -126,9 +126,13 @@ class SelfTestRunner:
             return
         self._make_safe()
         step = self._step
+        if step is None and not self._queue and not self._program_eeprom:
+            return  # every step has ended; only K2's release is due: the run ends as it ran
         if step is not None:
-            self._record(step.name, StepResult(step.name, StepStatus.ABORTED, cause=why,
-                                               finished_s=self.io.now_s))
+            result = StepResult(step.name, StepStatus.ABORTED, cause=why,
+                                finished_s=self.io.now_s)
+            self._record(step.name, result)
+            self._step_event(result)
         self._close_step()
         self._queue = []
         self._program_eeprom = False
@@ -174,8 +178,10 @@ class SelfTestRunner:
 
     def _begin(self, name: str, now_s: float) -> None:
         if name not in READ_ONLY_STEPS and self._chips_failed():
-            self._record(name, StepResult(name, StepStatus.SKIPPED, cause="chips_not_answering",
-                                          finished_s=now_s))
+            skipped = StepResult(name, StepStatus.SKIPPED, cause="chips_not_answering",
+                                 finished_s=now_s)
+            self._record(name, skipped)
+            self._step_event(skipped)
             return
         self.io.trips_seen.clear()
         self._step = make_step(name, self.io)
@@ -217,15 +223,18 @@ class SelfTestRunner:
         result = StepResult(step.name, status, outcome.figure, outcome.unit, outcome.cause,
                             outcome.details, self.io.now_s)
         self._record(step.name, result)
-        figure = "-" if outcome.figure is None else f"{outcome.figure:g} {outcome.unit}".strip()
-        if outcome.passed:
-            self._events.append(make(Code.SELFTEST_STEP_PASSED, step=step.name, figure=figure,
-                                     **dict(outcome.details)))
-        else:
-            self._events.append(make(Code.SELFTEST_STEP_FAILED, step=step.name,
-                                     status=str(status), cause=outcome.cause, figure=figure,
-                                     **dict(outcome.details)))
+        self._step_event(result)
         self._close_step()
+
+    def _step_event(self, result: StepResult) -> None:
+        """One event per step's end: its code, figure and cause, and the step's own values."""
+        figure = "-" if result.figure is None else f"{result.figure:g} {result.unit}".strip()
+        named = {"step": result.step, "figure": figure}
+        if not result.passed:
+            named.update(status=str(result.status), cause=result.cause)
+        values = {k: v for k, v in result.details if k not in named}
+        code = Code.SELFTEST_STEP_PASSED if result.passed else Code.SELFTEST_STEP_FAILED
+        self._events.append(make(code, **named, **values))
 
     def _close_step(self) -> None:
         if self._wait is not None:
@@ -253,8 +262,7 @@ class SelfTestRunner:
                                                   cause="eeprom_write_failed",
                                                   details=(("error", str(error)[:120]),),
                                                   finished_s=self.io.now_s))
-            self._events.append(make(Code.SELFTEST_STEP_FAILED, step="dac_eeprom",
-                                     status="failed", cause="eeprom_write_failed", figure="-"))
+            self._step_event(self._results["dac_eeprom"])
             return
         self._events.append(make(Code.DAC_EEPROM_PROGRAMMED))
 
