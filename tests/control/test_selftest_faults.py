@@ -194,3 +194,51 @@ def test_a_silent_dac_fails_the_chips_and_skips_every_step_that_would_energise(
     assert skipped == energising
     assert not any(e.part == "coil" and e.state for e in rig.sim.relay_history)
     assert not rig.controller.board.boost.is_enabled
+
+
+# --- both sides of the thresholds ----------------------------------------------------------------
+
+@pytest.mark.requirement("SR-163")
+@pytest.mark.parametrize(("noise_lsb", "cause", "low", "high"), [
+    (0.3, "", 0.2, 0.7),  # quantisation alone adds ~0.3 LSB: a live converter is never 0
+    (3.0, "", 2.5, 3.9),
+    (6.0, "channel_noisy", 4.5, 7.5),
+])
+def test_the_noise_bound_on_both_sides(rig: SelfTestRig, noise_lsb: float, cause: str,
+                                       low: float, high: float) -> None:
+    rig.sim.adc_model.noise_lsb = noise_lsb
+    step = rig.steps(rig.run_selftest("adc_noise"))["adc_noise"]
+    assert step["cause"] == cause
+    assert low <= step["figure"] <= high
+
+
+@pytest.mark.requirement("SR-163")
+def test_a_converter_stuck_on_one_value_shows_no_noise_and_fails(rig: SelfTestRig) -> None:
+    from kiosk.control.commands import RunSelfTest
+
+    rig.submit(RunSelfTest("adc_noise"))
+    rig.run_for(0.1)  # boost, K1 and the test current are on; sampling starts at ~0.11 s
+    rig.sim.inject("adc_stuck", value_v=0.6)  # above every channel's test signal
+    while rig.controller.loop.service.active:
+        rig.run_for(0.02)
+    step = rig.steps()["adc_noise"]
+    assert (step["cause"], step["figure"]) == ("channel_stuck", 0.0)
+
+
+@pytest.mark.requirement("SR-165")
+@pytest.mark.parametrize(("model_period_s", "cause"), [
+    (0.030, "dropped_too_early"),  # the board's part is not the 100 ms one its config says
+    (0.055, ""),
+    (0.190, ""),
+    (0.250, "dropped_too_late"),
+])
+def test_the_monostable_period_on_both_sides(rig: SelfTestRig, model_period_s: float,
+                                             cause: str) -> None:
+    from dataclasses import replace
+
+    fe = rig.sim.frontend
+    fe.params = replace(fe.params, heartbeat_timeout_s=model_period_s)
+    step = rig.steps(rig.run_selftest("monostable"))["monostable"]
+    assert step["cause"] == cause
+    assert step["details"]["period_ms"] == 100  # what the board's configuration promises
+    assert step["figure"] == pytest.approx(model_period_s * 1000, abs=12.0)
