@@ -128,7 +128,8 @@ def figure_text(step: dict[str, Any]) -> str:
         return ""
     unit = str(step.get("unit", ""))
     places = 0 if unit in ("chips", "code") else (2 if unit in ("V", "LSB", "s") else 1)
-    return f"{numbers.decimal(float(figure), places)} {_(UNITS[unit]) if unit in UNITS else unit}"
+    unit_text = _(UNITS[unit]) if unit in UNITS else unit
+    return f"{numbers.decimal(float(figure), places)}\u00a0{unit_text}"  # never split
 
 
 def cause_text(step: dict[str, Any]) -> str:
