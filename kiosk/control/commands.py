@@ -138,8 +138,28 @@ class Chirp:
     e.g. a stage timer ran out. It changes no state; a latched fault's alarm sounds regardless."""
 
 
+@dataclass(frozen=True, slots=True)
+class RunSelfTest:
+    """The technician's self-test (issue 13): ``step`` names one step (``chips``,
+    ``dac_eeprom``, ``adc_noise``, ``boost``, ``dac_linearity``, ``relays``, ``monostable``,
+    ``hw_trip``, ``estop``), None runs them all. Runs on the control thread; refused with a
+    stable code unless the device is idle with no session open (with a fault latched only
+    the steps that switch nothing on). STOP ends it; the results: the ``selftest_report``
+    query and one event per step."""
+
+    step: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramDacEeprom:
+    """Store PD = 01 / code 0 in the DAC's power-up EEPROM (hardware.md 3, the production
+    step) and read it back; admitted like the read-only self-test steps."""
+
+
+ServiceCommand = RunSelfTest | ProgramDacEeprom
+
 Command = (StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat
-           | EndSession | Chirp)
+           | EndSession | Chirp | RunSelfTest | ProgramDacEeprom)
 COMMAND_TYPES: tuple[type, ...] = (StartTreatment, Pause, Resume, Stop, AdjustCurrent, Acknowledge,
-                                   Heartbeat, EndSession, Chirp)
+                                   Heartbeat, EndSession, Chirp, RunSelfTest, ProgramDacEeprom)
 """Every command class, for the validation of objects that claim to be one."""

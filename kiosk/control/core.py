@@ -36,7 +36,10 @@ from kiosk.control.commands import (
     Heartbeat,
     Pause,
     Polarity,
+    ProgramDacEeprom,
     Resume,
+    RunSelfTest,
+    ServiceCommand,
     StartTreatment,
     Stop,
     StopReason,
@@ -59,6 +62,7 @@ from kiosk.control.monitors import (
 from kiosk.control.ramp import SetpointRamp, normal_ramp_duration_s
 from kiosk.control.reasons import DEVICE_FAULT_CODES, Code, Kind, make, spec_of
 from kiosk.control.regulator import CurrentRegulator, RegulatorTuning, output_limit_ma
+from kiosk.control.selftest.admission import admit
 from kiosk.control.session import Session
 from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
 from kiosk.control.state_machine import (
@@ -123,6 +127,29 @@ class SelfTestResult:
     reason: Reason
 
 
+def boot_check_failures(readings: SelfTestReadings) -> tuple[str, ...]:
+    """hardware.md 8 step 1: the names of the checks ``readings`` fail (empty: all pass).
+    One definition for the boot self-test and the technician's self-test steps."""
+    failed: list[str] = []
+    if not readings.dac_answers:
+        failed.append("dac_not_answering")
+    if not readings.adc_answers:
+        failed.append("adc_not_answering")
+    if readings.dac_eeprom_power_down != 1 or readings.dac_eeprom_code != 0:
+        failed.append("dac_eeprom_not_safe")
+    if not readings.hw_trip_ok:
+        failed.append("hw_trip_latched")
+    if not readings.estop_intact:
+        failed.append("estop_loop_open")
+    if readings.current_ma is None or not math.isfinite(readings.current_ma) \
+            or abs(readings.current_ma) >= lim.OFF_STATE_CURRENT_MA:
+        failed.append("current_at_rest")
+    if readings.electrode_v is None or not math.isfinite(readings.electrode_v) \
+            or abs(readings.electrode_v) >= 0.5:
+        failed.append("electrode_voltage_at_rest")
+    return tuple(failed)
+
+
 class ControlCore:
     """The treatment's brain; see the module docstring for the cycle."""
 
@@ -177,6 +204,8 @@ class ControlCore:
         self._last_refusal: Reason | None = None
         self._last_decision: Reason | None = None
         self._report = MonitorReport()
+        self._service_request: ServiceCommand | None = None  # taken by the loop's runner
+        self._service_active = False  # the self-test runner owns the board (hold_for_service)
         self._snapshot = self._make_snapshot(0.0, self._applied)
 
     # --- public API -------------------------------------------------------------------------
@@ -227,31 +256,28 @@ class ControlCore:
         self._remember_applied(safe, 0.0, now_s)
         return safe
 
+    def take_service_request(self) -> ServiceCommand | None:
+        """The technician's self-test command this cycle admitted (kiosk.control.selftest),
+        for the loop's runner; None when there is none."""
+        request, self._service_request = self._service_request, None
+        return request
+
+    def hold_for_service(self, active: bool) -> None:
+        """While the self-test runner owns the board, the monitors and the input checks pause
+        (the runner judges its own steps against its own limits, and a test current or an
+        expected trip is no fault), and treatments are refused (``selftest_running``). An
+        unexpected trip still reaches :meth:`latch_fault` and ends the run."""
+        self._service_active = active
+
     def self_test(self, readings: SelfTestReadings, now_s: float) -> SelfTestResult:
         """hardware.md 8 step 1 judged from the shell's readings; a failure latches
         ``selftest_failed`` and no treatment can start until a later self-test passes."""
-        failed: list[str] = []
-        if not readings.dac_answers:
-            failed.append("dac_not_answering")
-        if not readings.adc_answers:
-            failed.append("adc_not_answering")
-        if readings.dac_eeprom_power_down != 1 or readings.dac_eeprom_code != 0:
-            failed.append("dac_eeprom_not_safe")
-        if not readings.hw_trip_ok:
-            failed.append("hw_trip_latched")
-        if not readings.estop_intact:
-            failed.append("estop_loop_open")
-        if readings.current_ma is None or not math.isfinite(readings.current_ma) \
-                or abs(readings.current_ma) >= lim.OFF_STATE_CURRENT_MA:
-            failed.append("current_at_rest")
-        if readings.electrode_v is None or not math.isfinite(readings.electrode_v) \
-                or abs(readings.electrode_v) >= 0.5:
-            failed.append("electrode_voltage_at_rest")
+        failed = boot_check_failures(readings)
         if failed:
             self._selftest_passed = False
             reason = make(Code.SELFTEST_FAILED, failed=", ".join(failed))
             self.latch_fault(reason, now_s)
-            return SelfTestResult(False, tuple(failed), reason)
+            return SelfTestResult(False, failed, reason)
         self._selftest_passed = True
         reason = make(Code.SELFTEST_PASSED)
         self._pending.append(reason)
@@ -277,9 +303,12 @@ class ControlCore:
         self._note_readings(m, current_ma)
 
         # 1. monitors, against what was commanded while the reading was taken
-        report = self._monitors.check(self._context(), m, current_ma, now_s)
+        if self._service_active:  # the self-test runner owns the board and judges it
+            report = MonitorReport()
+        else:
+            report = self._monitors.check(self._context(), m, current_ma, now_s)
+            self._check_inputs(m, now_s, dt_s, report)
         self._report = report
-        self._check_inputs(m, now_s, dt_s, report)
         if self._fault is None:
             for reason in report.faults:
                 self._latch(reason, now_s, events)
@@ -398,6 +427,9 @@ class ControlCore:
         if isinstance(command, EndSession):
             self._end_session(command.session_id, now_s, events)
             return
+        if isinstance(command, RunSelfTest | ProgramDacEeprom):
+            self._admit_service(command, events)
+            return
         if self._fault is not None:
             self._refuse(events, make(Code.FAULT_LATCHED, fault_code=self._fault.code))
             return
@@ -412,6 +444,16 @@ class ControlCore:
         else:  # pragma: no cover - the Command union is closed
             raise TypeError(f"unknown command {command!r}")
 
+    def _admit_service(self, command: ServiceCommand, events: list[Reason]) -> None:
+        fault = self._fault
+        refusal = admit(command, state=self._tracker.state, session_open=self._session is not None,
+                        fault_code=fault.code if fault is not None else None,
+                        running=self._service_active or self._service_request is not None)
+        if refusal is not None:
+            self._refuse(events, refusal)
+        else:
+            self._service_request = command
+
     def _refuse(self, events: list[Reason], reason: Reason) -> None:
         events.append(reason)
 
@@ -420,6 +462,8 @@ class ControlCore:
                                   state=str(self._tracker.state)))
 
     def _start_blocker(self) -> Reason | None:
+        if self._service_active:
+            return make(Code.SELFTEST_RUNNING)
         if not self._selftest_passed:
             return make(Code.SELFTEST_REQUIRED)
         if not self._estop_intact:

@@ -68,6 +68,7 @@ from kiosk.control.event_sink import (
 from kiosk.control.intake import CommandIntake, Validate
 from kiosk.control.loop_timing import PERIOD_S, DeadlineGrid, LoopStats, LoopTiming
 from kiosk.control.reasons import Code, make
+from kiosk.control.selftest.runner import SelfTestRunner
 from kiosk.control.shutdown import ShutdownPath, TripRequest
 from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
 from kiosk.control.supervisor import Supervisor, raise_thread_priority
@@ -159,6 +160,10 @@ class ControlLoop:
                           lambda: storage_healthy(self.records))
         self.intake = CommandIntake(validate)
         self.events = EventPoster(records, make_event)
+        self.service = SelfTestRunner(board, self.io.selftest_readings,
+                                      lambda: self.shutdown.pending)
+        """The technician's self-test (kiosk.control.selftest): owns the board while a run is
+        on; the cycle below hands it the run's commands, trips and cycles."""
         self._published = _Publication(core.snapshot, 0)
         self._trips_delivered = 0  # serial of the newest trip handed to the core
         self._observers: list[CycleObserver] = []
@@ -325,15 +330,21 @@ class ControlLoop:
         trips_seen = self._trips_delivered
         try:
             io.begin_cycle()
-            if self._selftest_due(started_s):
+            service = self.service
+            if self._selftest_due(started_s) and not service.active:
                 self._run_selftest()
             commands = self.intake.take()
             refused = self.intake.take_last_refusal()
-            measurements, read_ok = io.measure()
+            service.note_commands(commands)  # a STOP ends a self-test run
+            if service.active:  # the runner reads what its step needs
+                measurements, read_ok = io.rest_measurements(started_s), True
+            else:
+                measurements, read_ok = io.measure()
             healthy = healthy and read_ok
             self._deliver_trips()  # just before the step: nothing decided on a stale view
             trips_seen = self._trips_delivered
             previous_fault = self.core.fault
+            self.core.hold_for_service(service.active)
             result = self.core.step(self.clock.now_s(), measurements, commands)
             actuation = result.actuation
             io.read_aux = result.read_aux_next
@@ -344,10 +355,18 @@ class ControlLoop:
                 self._intake_refusal = refused
             if result.snapshot.fault is not None and previous_fault is None:
                 self.shutdown.trip(result.snapshot.fault.reason, "core", latched=True)
-            dac_code, apply_ok = io.apply(actuation)
-            healthy = healthy and apply_ok
+            request = self.core.take_service_request()
+            if request is not None:
+                service.start(request, self.clock.now_s())
+            if service.active:
+                fault = self.core.fault
+                service.cycle(self.clock.now_s(), fault.code if fault is not None else None)
+                self.core.hold_for_service(service.active)
+            else:
+                dac_code, apply_ok = io.apply(actuation)
+                healthy = healthy and apply_ok
             events = result.events + shutdown_failure_reasons(self.shutdown.take_failures()) \
-                + self._intake_refusals(started_s)
+                + self._intake_refusals(started_s) + service.take_events()
         except Exception as error:
             healthy = False
             self.stats.exceptions += 1
@@ -373,7 +392,8 @@ class ControlLoop:
         # contact_lost does not).
         healthy = loop_ok and self.core.fault is None
         if healthy:
-            io.toggle_heartbeat()
+            if self.service.heartbeat_allowed:  # the self-test's monostable step stops it
+                io.toggle_heartbeat()
         else:
             self.stats.unhealthy_cycles += 1
         if loop_ok and snapshot.healthy and self.notifier is not None:
@@ -393,8 +413,9 @@ class ControlLoop:
         return self._overruns_in_row > 0 or self.io.i2c_failing or self.shutdown.pending
 
     def _judge_overrun(self, lateness_s: float) -> None:
-        if not self.io.k1_commanded_closed and self.core.state not in CURRENT_STATES:
-            return  # the board is safe already; counted in the stats only
+        k1_closed = self.io.k1_commanded_closed or self.board.output_relay.is_closed
+        if not k1_closed and self.core.state not in CURRENT_STATES:  # (a self-test step
+            return  # may close K1 itself) the board is safe already; counted in the stats only
         if lateness_s > self.timing.fault_lateness_s \
                 or self._overruns_in_row >= self.timing.fault_overruns_in_row:
             self.shutdown.trip(make(Code.LOOP_OVERRUN), "control_loop")
@@ -402,7 +423,8 @@ class ControlLoop:
     def _deliver_trips(self) -> None:
         """The shutdown path's trips reach the core as inputs (it alone latches faults)."""
         for trip in self.shutdown.take_pending():
-            self.core.latch_fault(trip.reason, trip.at_s)  # when it happened, not when told
+            if not self.service.consumes(trip):  # a self-test step's own press or trip
+                self.core.latch_fault(trip.reason, trip.at_s)  # when it happened, not told
             self._trips_delivered = max(self._trips_delivered, trip.serial)
 
     def _intake_refusals(self, now_s: float) -> tuple[Reason, ...]:
@@ -429,6 +451,8 @@ class ControlLoop:
         is acknowledged and the board rests in idle (an E-stop pressed at power-up, released
         and acknowledged, must not need a reboot)."""
         result = self._selftest
+        if self.service.active:
+            return False
         if result is None:
             return True
         if result.passed or self.core.fault is not None \

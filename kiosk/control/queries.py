@@ -37,6 +37,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "kiosk.control.info_queries",
     "kiosk.control.log_queries",
     "kiosk.control.device_record",
+    "kiosk.control.selftest.queries",
 )
 """Modules that register query handlers (imported once by :func:`load_handlers`)."""
 

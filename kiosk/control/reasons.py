@@ -93,6 +93,10 @@ class Code(StrEnum):
     RESUME_WRONG_SESSION = "resume_wrong_session"
     SESSION_STILL_OPEN = "session_still_open"
     COMMAND_QUEUE_FULL = "command_queue_full"
+    SELFTEST_NOT_IDLE = "selftest_not_idle"
+    SELFTEST_RUNNING = "selftest_running"
+    SELFTEST_UNKNOWN_STEP = "selftest_unknown_step"
+    SELFTEST_FAULT_LIMITS = "selftest_fault_limits"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -116,6 +120,12 @@ class Code(StrEnum):
     HW_TRIP_RESET_REQUESTED = "hw_trip_reset_requested"
     SESSION_ENDED = "session_ended"
     DOSE_PROGRESS = "dose_progress"
+    SELFTEST_RUN_STARTED = "selftest_run_started"
+    SELFTEST_STEP_PASSED = "selftest_step_passed"
+    SELFTEST_STEP_FAILED = "selftest_step_failed"
+    SELFTEST_RUN_FINISHED = "selftest_run_finished"
+    SELFTEST_RUN_ABORTED = "selftest_run_aborted"
+    DAC_EEPROM_PROGRAMMED = "dac_eeprom_programmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +258,12 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "starting a new one."),
     _r(Code.COMMAND_QUEUE_FULL, "Too many commands at once: this one was not carried out (at most "
        "{capacity} wait for the next control cycle; STOP always gets through).", _M),
+    _r(Code.SELFTEST_NOT_IDLE, "The self-test runs only when the device is idle with no "
+       "treatment session open (now: {state}, session open: {session_open})."),
+    _r(Code.SELFTEST_RUNNING, "A self-test is running: wait for it to finish or press STOP."),
+    _r(Code.SELFTEST_UNKNOWN_STEP, "There is no self-test step '{step}'."),
+    _r(Code.SELFTEST_FAULT_LIMITS, "A fault is active ({fault_code}): only the steps that switch "
+       "nothing on can run now ({allowed}). Acknowledge the fault for the others."),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
@@ -278,6 +294,14 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _d(Code.SESSION_ENDED, "Treatment session ended: {dose_ma_min:.2f} mA·min delivered."),
     _d(Code.DOSE_PROGRESS, "Dose so far {dose_ma_min:.3f} mA·min (peak {peak_ma:.2f} mA, "
        "{state})."),
+    _d(Code.SELFTEST_RUN_STARTED, "Service self-test started: {steps}."),
+    _d(Code.SELFTEST_STEP_PASSED, "Self-test step {step} passed: {figure}."),
+    _d(Code.SELFTEST_STEP_FAILED, "Self-test step {step} {status}: {cause} ({figure}).", _M),
+    _d(Code.SELFTEST_RUN_FINISHED, "Service self-test finished: {passed} of {total} steps "
+       "passed."),
+    _d(Code.SELFTEST_RUN_ABORTED, "Service self-test stopped ({why}): the outputs are back in "
+       "the safe state.", _M),
+    _d(Code.DAC_EEPROM_PROGRAMMED, "The DAC's power-up memory now holds output off, code 0."),
 )
 
 CATALOGUE: Mapping[Code, ReasonSpec] = MappingProxyType({spec.code: spec for spec in _SPECS})

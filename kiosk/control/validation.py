@@ -29,6 +29,7 @@ from kiosk.control.commands import (
     Polarity,
     ProgramRequest,
     Resume,
+    RunSelfTest,
     StartTreatment,
     Stop,
     StopReason,
@@ -139,7 +140,9 @@ def _check(obj: object) -> None:
         _number(obj, "delta_ma", bound=MAX_ADJUST_MA)
     elif isinstance(obj, Acknowledge):
         _text(obj, "fault_code")
-    # Pause and Heartbeat carry nothing.
+    elif isinstance(obj, RunSelfTest):
+        _text(obj, "step", optional=True)  # which names exist: the admission's refusal
+    # Pause, Heartbeat, Chirp and ProgramDacEeprom carry nothing.
 
 
 def _check_program(program: ProgramRequest) -> None:

@@ -24,6 +24,7 @@ from kiosk.hal.gpio import (
     OutputRelay,
     PolarityRelay,
     StatusLed,
+    TripTest,
 )
 
 if TYPE_CHECKING:  # the HAL never imports hal.sim at run time; only the factory does
@@ -45,6 +46,7 @@ class Board:
     hw_trip: HwTrip
     buzzer: Buzzer
     status_led: StatusLed
+    trip_test: TripTest | None = None  # the proposed trip-test line (docs/hardware-proposals.md)
     sim: SimBoard | None = None
     _closed: bool = field(default=False, repr=False)
 
@@ -61,9 +63,13 @@ class Board:
             self.boost.disable,
             self.heartbeat.stop,
         ]
+        if self.trip_test is not None:
+            steps.append(self.trip_test.remove)
         devices = (self.output_relay, self.polarity_relay, self.boost, self.heartbeat,
                    self.estop, self.hw_trip, self.buzzer, self.status_led)
         steps.extend(device.release for device in devices)
+        if self.trip_test is not None:
+            steps.append(self.trip_test.release)
         if self.sim is not None:
             steps.append(self.sim.close)
         deinit = getattr(self.i2c, "deinit", None)

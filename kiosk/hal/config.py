@@ -97,6 +97,8 @@ class GpioConfig:
     hw_trip_n: int = _gpio("HW-trip latch status, low = tripped")
     hw_trip_reset: int = _gpio("HW-trip reset, 10 ms high pulse")
     boost_en: int = _gpio("30 V boost enable, high = on")
+    trip_test: int = _gpio("trip-test input of the over-current comparator, high = inject "
+                           "(service self-test; docs/hardware-proposals.md)")
 
 
 @dataclass(frozen=True)

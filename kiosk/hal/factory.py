@@ -33,6 +33,7 @@ from kiosk.hal.gpio import (
     OutputRelay,
     PolarityRelay,
     StatusLed,
+    TripTest,
 )
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ def build_board(config: BoardConfig, *, sim: bool, clock: Clock | None = None, s
         undo.append(estop.release)
         hw_trip = HwTrip(g.hw_trip_n, g.hw_trip_reset, pin_factory=pin_factory)
         undo.append(hw_trip.release)
+        trip_test = TripTest(g.trip_test, pin_factory=pin_factory)
+        undo.append(trip_test.release)
         buzzer = Buzzer(g.buzzer, pin_factory=pin_factory)
         undo.append(buzzer.release)
         status_led = StatusLed(g.status_led, pin_factory=pin_factory)
@@ -138,4 +141,4 @@ def build_board(config: BoardConfig, *, sim: bool, clock: Clock | None = None, s
     return Board(clock=board_clock, config=config, i2c=i2c, dac=dac, adc=adc,
                  output_relay=output_relay, polarity_relay=polarity_relay, boost=boost,
                  heartbeat=heartbeat, estop=estop, hw_trip=hw_trip, buzzer=buzzer,
-                 status_led=status_led, sim=sim_board)
+                 status_led=status_led, trip_test=trip_test, sim=sim_board)

@@ -198,6 +198,29 @@ class HwTrip:
         self._reset.close()
 
 
+class TripTest:
+    """PROPOSED trip-test line (BCM 12 by default, docs/hardware-proposals.md): high injects an
+    offset into the over-current comparator's input (not into the shunt: no current flows
+    anywhere), so the service self-test can prove the hardware trip latches. External
+    pull-down: the line rests low whatever the SoC does."""
+
+    def __init__(self, pin: int = 12, *, pin_factory: Any = None) -> None:
+        self._device = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
+
+    def inject(self) -> None:
+        self._device.on()
+
+    def remove(self) -> None:
+        self._device.off()
+
+    @property
+    def is_injecting(self) -> bool:
+        return bool(self._device.is_active)
+
+    def release(self) -> None:
+        self._device.close()
+
+
 class Buzzer:
     """Active buzzer on BCM 24. Patterns are timed by the caller on its own clock."""
 

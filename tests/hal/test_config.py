@@ -27,7 +27,8 @@ def test_defaults_carry_every_pin_of_hardware_md() -> None:
     assert dataclasses.asdict(config.gpio) == {
         "estop_loop": 17, "k1_output_en": 27, "k2_polarity": 22, "status_led": 23,
         "buzzer": 24, "ads_alert_rdy": 25, "wdt_heartbeat": 5, "hw_trip_n": 6,
-        "hw_trip_reset": 13, "boost_en": 16}
+        "hw_trip_reset": 13, "boost_en": 16,
+        "trip_test": 12}  # proposed, docs/hardware-proposals.md (the self-test's trip input)
     assert (config.i2c.bus, config.i2c.dac_address, config.i2c.adc_address) == (1, 0x62, 0x48)
 
 

@@ -21,8 +21,10 @@ from kiosk.control.commands import (
     Heartbeat,
     Pause,
     Polarity,
+    ProgramDacEeprom,
     ProgramRequest,
     Resume,
+    RunSelfTest,
     StartTreatment,
     Stop,
     StopReason,
@@ -36,6 +38,7 @@ EXAMPLES: list[Command] = [
                                   Polarity.POSITIVE, True), "s-1", True),
     Pause(), Resume("s-1"), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
     Acknowledge("estop"), Heartbeat(), EndSession("s-1"), Chirp(),
+    RunSelfTest("relays"), RunSelfTest(), ProgramDacEeprom(),
 ]
 
 

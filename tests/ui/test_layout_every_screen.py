@@ -52,11 +52,17 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     assert k.screen == "service"
     look.check("open")
     walk_usb_export(k, look)
-    # the event log and the device record (service_events, service_device)
+    # the event log, the device record and the self-test (issue 13)
     from kiosk.access.pins import Role
     from kiosk.screens.service_base import ServiceUser
 
     app.service_user = ServiceUser("tech", Role.TECHNICIAN)
+    app.nav.go("service_selftest")
+    look.check("not run")
+    k.tap("selftest_step_boost")
+    k.tap("selftest_run_step")
+    k.advance(1.0)
+    look.check("boost passed")
     app.nav.go("service_events")
     look.check("list")
     k.tap("event_row_0")

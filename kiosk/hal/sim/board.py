@@ -126,7 +126,8 @@ class SimBoard:
         g = config.gpio
         self._drives: dict[int, DriveSignal] = {
             g.k1_output_en: "k1", g.k2_polarity: "k2", g.boost_en: "boost_en",
-            g.wdt_heartbeat: "heartbeat", g.hw_trip_reset: "trip_reset"}
+            g.wdt_heartbeat: "heartbeat", g.hw_trip_reset: "trip_reset",
+            g.trip_test: "trip_test"}
         outputs = set(self._drives) | {g.status_led, g.buzzer}
         self.pin_factory = SimPinFactory(clock, external_pull_downs=outputs,
                                          external_pull_ups={g.ads_alert_rdy, g.estop_loop})

@@ -23,6 +23,8 @@ control layer's business, which is exactly what the fault tests check.
 | ``adc_channel_dead`` | ``channel`` 0-3 | that ADS1115 input reads 0 V (broken trace or input) |
 | ``trip_fails`` | - | the over-current comparator never latches (no hardware trip) |
 | ``monostable_stuck`` | - | the heartbeat monostable holds K1 and BOOST_EN without toggles |
+| ``reference_load`` | - | not a fault: the technician clips the self-test's reference load
+  (``sim.reference_load``) between the electrodes; clearing it puts the skin back |
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from kiosk.hal.sim.reference_load import ReferenceLoad
+from kiosk.hal.sim.skin import Skin
 
 if TYPE_CHECKING:
     from kiosk.hal.sim.board import SimBoard
@@ -89,6 +94,7 @@ FAULT_PARAMS: dict[str, tuple[FaultParam, ...]] = {
     "adc_channel_dead": (FaultParam("channel", 0.0, 3.0),),
     "trip_fails": (),
     "monostable_stuck": (),
+    "reference_load": (),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(FAULT_PARAMS)
 
@@ -111,6 +117,7 @@ class FaultInjector:
         self._board = board
         self.active: dict[str, dict[str, float | str]] = {}
         self.log: list[tuple[float, str, str, dict[str, float | str]]] = []
+        self._saved_skin: Skin | None = None  # the skin while the reference load is clipped on
 
     def inject(self, name: str, **params: Any) -> None:
         checked = self._validated(name, params)
@@ -206,6 +213,10 @@ class FaultInjector:
                 fe.set_trip_fails(now_s, True)
             elif name == "monostable_stuck":
                 fe.set_monostable_stuck(now_s, True)
+            elif name == "reference_load":
+                if not isinstance(fe.skin, ReferenceLoad):
+                    self._saved_skin = fe.skin
+                    fe.skin = ReferenceLoad()
             else:  # pragma: no cover - FAULT_PARAMS and this dispatch are kept together
                 raise AssertionError(name)
             fe.skin_changed(now_s)
@@ -247,6 +258,11 @@ class FaultInjector:
             self._analog_undo(lambda fe, t: fe.set_trip_fails(t, False))
         elif name == "monostable_stuck":
             self._analog_undo(lambda fe, t: fe.set_monostable_stuck(t, False))
+        elif name == "reference_load":
+            saved = self._saved_skin
+            if saved is not None:
+                self._saved_skin = None
+                self._analog_undo(lambda fe, t: setattr(fe, "skin", saved))
 
     def _analog_undo(self, action: Any) -> None:
         board = self._board

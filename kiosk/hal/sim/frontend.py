@@ -22,7 +22,9 @@ What is modelled, from the DAC pin to the ADC pins:
   coil and BOOST_EN when toggles stop; the trip latch also cuts BOOST_EN. The trip comparator
   sets the latch when the shunt carries > 2.7 mA for > 1 ms; a >= 5 ms pulse on the reset line
   clears it at its falling edge, only with the DAC at zero, the E-stop loop intact and no
-  over-current.
+  over-current. The PROPOSED trip-test line (docs/hardware-proposals.md) adds an offset at the
+  comparator's input worth more than the threshold while it is high: the comparator sees an
+  over-current although no current flows anywhere, and the latch sets after the same 1 ms.
 
 Sign convention (the one the real board shows): the shunt sits in the return BELOW K2 and the
 V_OUT divider ABOVE it, so both measure in the SOURCE frame: positive shunt voltage is current
@@ -52,7 +54,7 @@ from kiosk.hal.sim.lti import AffineOutput, LinearSolution, Trajectory, first_or
 from kiosk.hal.sim.skin import Skin
 
 Relay = Literal["k1", "k2"]
-DriveSignal = Literal["k1", "k2", "boost_en", "heartbeat", "trip_reset"]
+DriveSignal = Literal["k1", "k2", "boost_en", "heartbeat", "trip_reset", "trip_test"]
 InputSignal = Literal["hw_trip_n", "estop_loop"]
 
 _MAX_SUBSTEP_S = 0.010
@@ -203,7 +205,7 @@ class FrontEnd:
         self._dac_v = dac_output_v
         self._drive: dict[DriveSignal, bool] = {
             "k1": False, "k2": False, "boost_en": False, "heartbeat": False,
-            "trip_reset": False}
+            "trip_reset": False, "trip_test": False}
         self._heartbeat_edge_s: float | None = None
         self._trip_reset_rise_s: float | None = None
         self._estop_pressed = False
@@ -462,8 +464,8 @@ class FrontEnd:
 
     def _build_circuit(self) -> _Circuit:
         p = self.params
-        elements = self.skin.elements(self._t)
         sign = -1.0 if self._contacts["k2"] else 1.0
+        elements = self.skin.elements(self._t, sign)
         e = sign * elements.e_pol_ab_v
         rail = self._rail.value(self._t)
         if self._runaway:
@@ -616,7 +618,8 @@ class FrontEnd:
                 self._u, self._saturated = min(self._u, circuit.vmax_v), False
         else:
             self._saturated = False
-        over = circuit.shunt_current.value(self._u, vc) > self.params.trip_threshold_a
+        over = circuit.shunt_current.value(self._u, vc) > self.params.trip_threshold_a \
+            or self._drive["trip_test"]
         if over and self._over_since_s is None:
             self._over_since_s = self._t
         elif not over:

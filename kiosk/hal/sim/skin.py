@@ -130,7 +130,9 @@ class Skin:
         p = self.params
         return p.e_pol_v * math.tanh(self.polarisation_ab_c / p.polarisation_saturation_c)
 
-    def elements(self, t_s: float) -> SkinElements:
+    def elements(self, t_s: float, sign: float = 1.0) -> SkinElements:
+        """The elements in force; ``sign`` is the polarity relay's (+1 normal, -1 reversed):
+        skin is symmetric and ignores it, a reference load with a diode does not."""
         return SkinElements(rs_ohm=self.rs_ohm(), rp_ohm=self.rp_ohm(t_s),
                             cp_f=self.params.cp_nf * 1e-9, e_pol_ab_v=self.e_pol_ab_v(),
                             short_ohm=self.short_ohm)

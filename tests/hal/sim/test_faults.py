@@ -48,7 +48,7 @@ def test_fault_names_are_the_documented_set() -> None:
         "i2c_nack", "adc_never_ready", "adc_stuck", "dac_ignores_writes", "stage_runaway",
         "estop_press", "estop_release", "contact_loss", "contact_restore", "partial_contact",
         "short_circuit", "load_step", "loop_stall", "relay_stuck", "adc_channel_dead",
-        "trip_fails", "monostable_stuck"}
+        "trip_fails", "monostable_stuck", "reference_load"}
 
 
 def test_unknown_fault_name_lists_the_valid_ones(rig: Rig) -> None:
