@@ -35,6 +35,7 @@ HANDLERS: dict[str, Handler] = {}
 
 HANDLER_MODULES: tuple[str, ...] = (
     "kiosk.control.info_queries",
+    "kiosk.control.settings_queries",
 )
 """Modules that register query handlers (imported once by :func:`load_handlers`)."""
 

@@ -93,6 +93,15 @@ class Code(StrEnum):
     RESUME_WRONG_SESSION = "resume_wrong_session"
     SESSION_STILL_OPEN = "session_still_open"
     COMMAND_QUEUE_FULL = "command_queue_full"
+    CALIBRATION_MISSING = "calibration_missing"
+    CALIBRATION_INVALID = "calibration_invalid"
+    CALIBRATION_REFUSED = "calibration_refused"
+    SERVICE_NOT_NOW = "service_not_now"
+    CALIBRATION_LOAD_WRONG = "calibration_load_wrong"
+    CALIBRATION_POINT_MISSING = "calibration_point_missing"
+    SETTINGS_NOT_STORED = "settings_not_stored"
+    SALON_LIMITS_REFUSED = "salon_limits_refused"
+    SALON_LIMITS_INVALID = "salon_limits_invalid"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -116,6 +125,11 @@ class Code(StrEnum):
     HW_TRIP_RESET_REQUESTED = "hw_trip_reset_requested"
     SESSION_ENDED = "session_ended"
     DOSE_PROGRESS = "dose_progress"
+    CALIBRATION_POINT_MEASURED = "calibration_point_measured"
+    CALIBRATION_DRIVE_ENDED = "calibration_drive_ended"
+    CALIBRATION_SAVED = "calibration_saved"
+    CALIBRATION_FACTORY_INSTALLED = "calibration_factory_installed"
+    SALON_LIMITS_SAVED = "salon_limits_saved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +262,25 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "starting a new one."),
     _r(Code.COMMAND_QUEUE_FULL, "Too many commands at once: this one was not carried out (at most "
        "{capacity} wait for the next control cycle; STOP always gets through).", _M),
+    _r(Code.CALIBRATION_MISSING, "The device has no calibration ({file}): no treatment can "
+       "start until a technician calibrates it in service mode.", _M),
+    _r(Code.CALIBRATION_INVALID, "The calibration file {file} is refused ({problem}): no "
+       "treatment can start until a technician calibrates the device in service mode.", _M),
+    _r(Code.CALIBRATION_REFUSED, "Calibration refused: {field} = {value} is implausible "
+       "(allowed {allowed}); the calibration in force is kept. Check the connections and the "
+       "figures typed."),
+    _r(Code.SERVICE_NOT_NOW, "Service work needs the device idle with no session open and no "
+       "fault ({state}); nothing changed."),
+    _r(Code.CALIBRATION_LOAD_WRONG, "The load reads {load_kohm} kΩ, not the {reference_kohm:.0f} "
+       "kΩ reference resistor: connect the reference resistor (never a client) and try again."),
+    _r(Code.CALIBRATION_POINT_MISSING, "Calibration point {point} has not been measured yet: "
+       "measure both points first."),
+    _r(Code.SETTINGS_NOT_STORED, "The {what} could not be written ({problem}); the values in "
+       "force are kept.", _M),
+    _r(Code.SALON_LIMITS_REFUSED, "Salon limit refused: {field} = {value} is outside its hard "
+       "bounds {allowed}; the limits in force are kept."),
+    _r(Code.SALON_LIMITS_INVALID, "The salon limits file {file} is refused ({problem}): no "
+       "treatment can start until the limits are set again in service mode.", _M),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
@@ -278,6 +311,15 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _d(Code.SESSION_ENDED, "Treatment session ended: {dose_ma_min:.2f} mA·min delivered."),
     _d(Code.DOSE_PROGRESS, "Dose so far {dose_ma_min:.3f} mA·min (peak {peak_ma:.2f} mA, "
        "{state})."),
+    _d(Code.CALIBRATION_POINT_MEASURED, "Calibration point {point}: DAC code {dac_code}, the "
+       "device reads {device_ma:.4f} mA and {device_v:.3f} V: type the meter's figures."),
+    _d(Code.CALIBRATION_DRIVE_ENDED, "Calibration current ended: the output is open."),
+    _d(Code.CALIBRATION_SAVED, "Calibration by {technician} saved and in force from the next "
+       "cycle."),
+    _d(Code.CALIBRATION_FACTORY_INSTALLED, "The simulated board's factory calibration was "
+       "installed ({file})."),
+    _d(Code.SALON_LIMITS_SAVED, "Salon limits changed by {changed_by} and in force from the "
+       "next cycle."),
 )
 
 CATALOGUE: Mapping[Code, ReasonSpec] = MappingProxyType({spec.code: spec for spec in _SPECS})
@@ -296,6 +338,10 @@ DEVICE_FAULT_CODES: frozenset[str] = frozenset(
     }
 )
 """Faults that say the device itself is in doubt (the snapshot's ``healthy`` goes False)."""
+
+SETTINGS_CHANGE_CODES: frozenset[str] = frozenset(
+    {Code.CALIBRATION_SAVED, Code.CALIBRATION_FACTORY_INSTALLED, Code.SALON_LIMITS_SAVED})
+"""A calibration or limit change: always logged durably (domain.md 7, event log)."""
 
 
 def spec_of(code: str) -> ReasonSpec:

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    CalibrationDrive,
+    CalibrationEnd,
     Chirp,
     Command,
     EndSession,
@@ -23,6 +25,8 @@ from kiosk.control.commands import (
     Polarity,
     ProgramRequest,
     Resume,
+    SaveCalibration,
+    SetSalonLimits,
     StartTreatment,
     Stop,
     StopReason,
@@ -36,6 +40,9 @@ EXAMPLES: list[Command] = [
                                   Polarity.POSITIVE, True), "s-1", True),
     Pause(), Resume("s-1"), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
     Acknowledge("estop"), Heartbeat(), EndSession("s-1"), Chirp(),
+    # issue 13, service mode: calibration and salon limits travel as commands as well
+    CalibrationDrive(2), CalibrationEnd(), SaveCalibration("tech", 0.5, 5.05, 1.5, 15.15),
+    SetSalonLimits("manager", 1.2, 1.0, 2.0, 0.3, 40.0, 120.0, 45.0, 1.5),
 ]
 
 
