@@ -102,7 +102,8 @@ class CalibrationRun:
         """Drive ``point`` (1 or 2): from off the whole sequence, else straight to the point."""
         self._wanted_point = point
         if self._step is RunStep.OFF:
-            self._measured[point - 1] = None
+            self._measured = [None, None]  # a new run: never mix points of two connections
+            self._load_kohm = None
             self._go(RunStep.BOOST, now_s)
         elif self._step in (RunStep.POINT, RunStep.HOLD):
             self._measured[point - 1] = None

@@ -152,7 +152,7 @@ class ControlCore:
         self.shunt_sign_follows_polarity = shunt_sign_follows_polarity
         self._monitors = SafetyMonitors(self.config)
         self._regulator = CurrentRegulator(regulator_tuning)
-        self._ramp = SetpointRamp()
+        self._ramp = SetpointRamp(duration_s=self.service.limits.ramp_time_s)
         self._dose = DoseIntegrator()
         self._tracker = StateTracker()
         self._cycle = 0

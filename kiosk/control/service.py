@@ -161,12 +161,16 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
                      load: SimLoad | None = None,
                      safety_config: SafetyConfig | None = None,
-                     notifier: SystemdWatchdog | None = None) -> Controller:
+                     notifier: SystemdWatchdog | None = None,
+                     install_factory_calibration: bool | None = None) -> Controller:
     """Board (real or simulated) + core + control loop (+ records when ``state_dir`` is given).
 
     ``config_path`` defaults to ``$KIOSK_BOARD_CONFIG`` when set, else the shipped defaults.
     ``clock`` defaults to the wall clock; pass a ``VirtualClock`` to drive it with ``run_for``.
     The self-test runs on the loop's first cycle; ``READY=1`` goes out when it passed.
+    A state folder without a calibration file gets the simulated board's factory calibration
+    (``install_factory_calibration``, default: only on the simulated board); the real board is
+    blocked until a technician calibrates it.
     """
     config = load_board_config(board_config_path(config_path))
     board = build_board(config, sim=sim, clock=clock if clock is not None else RealClock(),
@@ -175,7 +179,8 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
     try:
         check_heartbeat_timing(config)
         catalogue = load_catalogue()
-        loaded = load_settings(state_dir, config, sim=sim)
+        loaded = load_settings(state_dir, config, sim=sim if install_factory_calibration is None
+                               else install_factory_calibration)
         service = service_work(loaded, config)
         if safety_config is not None:  # a caller's own thresholds (tests): limits follow them
             service.limits = ServiceWork.for_core(loaded.calibration.ma_per_code, safety_config,
@@ -186,7 +191,6 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
         core = ControlCore(catalogue, safety, loaded.calibration.ma_per_code, service=service,
                            relay_settle_s=config.relay_settle_s,
                            boost_settle_s=config.boost_settle_s)
-        core.apply_settings(limits=service.limits)
         for event in loaded.events:
             core.apply_settings(event=event)
         if state_dir is not None:

@@ -9,8 +9,9 @@ declarations, so a new option cannot forget its check. Anything doubtful stops s
 :class:`ConfigError` that names the file, the key and what is allowed: an unknown section or key,
 a wrong type, a value out of range, a GPIO used twice, two chips on one address. Every key
 must also be READ by the code it configures: the sections record which keys a component
-read, and once the board, the core and the loop are built :func:`check_unused` refuses start-up naming any key nobody read (Klipper's
-``configfile.check_unused_options``), so a setting that configures nothing cannot sit in the
+read, and once the board, the core and the loop are built :func:`check_unused` refuses
+start-up naming any key nobody read (Klipper's ``configfile.check_unused_options``), so a
+setting that configures nothing cannot sit in the
 file looking authoritative while the code uses a constant of its own. The file itself
 is read by the shared reader (:mod:`kiosk.files`): a missing, unreadable, oversized (over
 :data:`MAX_CONFIG_BYTES`, checked before reading), non-UTF-8, binary, empty or comment-only file,
