@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kiosk.control.calibration import BOUNDS, as_details
+from kiosk.control.calibration import BOUNDS, MeterFigures, as_details, fit
 from kiosk.control.calibration_run import POINTS_MA, REFERENCE_OHM
 from kiosk.control.codes import Reason
 from kiosk.control.queries import register_query
-from kiosk.control.query_types import Param
+from kiosk.control.query_types import INVALID_QUERY, Param, QueryRefused
 from kiosk.control.salon_limits import DEFAULTS, HARD_BOUNDS
 from kiosk.control.salon_limits import as_details as limits_details
 
@@ -52,7 +52,9 @@ def calibration(controller: Controller, args: Mapping[str, Param]) -> dict[str, 
                  "reference_connected": sim.meter.reference_connected,
                  "current_error_fraction": sim.meter.current_error_fraction}
     problem = service.calibration_problem
+    preview = _preview(controller, args) if args else None
     return {
+        "preview": preview,
         "in_force": as_details(service.calibration),
         "blocked": _reason(service.start_blocker()),
         "problem": _reason(problem),
@@ -63,6 +65,32 @@ def calibration(controller: Controller, args: Mapping[str, Param]) -> dict[str, 
         "bounds": {name: list(bounds) for name, bounds in BOUNDS.items()},
         "simulated_meter": meter,
     }
+
+
+PREVIEW_ARGS = ("point1_current_ma", "point1_voltage_v", "point2_current_ma",
+                "point2_voltage_v")
+
+
+def _preview(controller: Controller, args: Mapping[str, Param]) -> dict[str, Any]:
+    """What ``SaveCalibration`` with these typed figures would store, or its refusal: the
+    screen shows it before the technician accepts (nothing changes here)."""
+    figures: list[float] = []
+    for name in PREVIEW_ARGS:
+        value = args.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise QueryRefused(INVALID_QUERY, f"calibration preview needs {name} as a number")
+        figures.append(float(value))
+    service = controller.core.service
+    first, second = service.run.status.measured
+    if first is None or second is None:
+        return {"ok": False, "refusal": {"code": "calibration_point_missing",
+                                         "text": "measure both points first"}}
+    result = fit((first, second), (MeterFigures(figures[0], figures[1]),
+                                   MeterFigures(figures[2], figures[3])),
+                 service.calibration, technician="", date="", shunt_ohm=service.shunt_ohm)
+    if isinstance(result, Reason):
+        return {"ok": False, "refusal": _reason(result)}
+    return {"ok": True, "figures": result.figures()}
 
 
 @register_query("salon_limits")
