@@ -30,7 +30,9 @@ from kiosk.hal.errors import HalError
 
 _log = logging.getLogger(__name__)
 
-RELAY_SETTLE_S = 0.010  # hardware.md 8: 10 ms after any coil change
+RELAY_SETTLE_S = 0.010
+"""hardware.md 8: 10 ms after any coil change. Only the default of :class:`BoardIO`'s
+``relay_settle_s``; a running loop uses the board configuration's ``[timing] relay_settle_ms``."""
 
 
 class BoardIO:
@@ -52,6 +54,7 @@ class BoardIO:
         # relay wear, counted where the coils are switched (kiosk.control.device_record)
         self.k1_closures = 0
         self.k2_switches = 0
+        self.relay_settle_s = board.config.relay_settle_s  # [timing] relay_settle_ms
 
     # ------------------------------------------------------------------ per cycle
 
@@ -175,7 +178,7 @@ class BoardIO:
         relay = self.board.polarity_relay
         if relay.is_reversed == reversed_polarity:
             return
-        if self._k1_commanded_closed or now_s - self._k1_opened_at_s < RELAY_SETTLE_S:
+        if self._k1_commanded_closed or now_s - self._k1_opened_at_s < self.relay_settle_s:
             return
         relay.set_reversed(reversed_polarity)
         self.k2_switches += 1

@@ -158,8 +158,61 @@ class ProgramDacEeprom:
 
 ServiceCommand = RunSelfTest | ProgramDacEeprom
 
+
+@dataclass(frozen=True, slots=True)
+class CalibrationDrive:
+    """Service (technician): drive calibration point ``point`` (1: 0.5 mA, 2: 1.5 mA) open loop
+    into the reference resistor and measure it (``kiosk.control.calibration_run``). Refused
+    (``service_not_now``) unless idle with no session and no fault; the first point of a run
+    checks first, with the contact-check test current, that the load is the reference
+    resistor."""
+
+    point: int
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationEnd:
+    """Service: end the calibration current (DAC 0, drained, output open). Idempotent."""
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCalibration:
+    """Service: the meter's figures for both measured points, typed by ``technician``. The
+    core fits gain and offset, refuses an implausible result (``calibration_refused``), and the
+    shell stores and applies it from the next cycle (``calibration_saved``)."""
+
+    technician: str
+    point1_current_ma: float
+    point1_voltage_v: float
+    point2_current_ma: float
+    point2_voltage_v: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetSalonLimits:
+    """Service (technician or salon manager ``changed_by``): the salon's limits, each within
+    the hard bounds of domain.md 6 (``kiosk.control.salon_limits``); refused whole with
+    ``salon_limits_refused`` when one is outside."""
+
+    changed_by: str
+    face_cap_ma: float
+    neck_cap_ma: float
+    decollete_cap_ma: float
+    eye_area_cap_ma: float
+    contact_start_max_kohm: float
+    contact_loss_kohm: float
+    ramp_time_s: float
+    ui_heartbeat_timeout_s: float
+
+
+SERVICE_COMMAND_TYPES: tuple[type, ...] = (CalibrationDrive, CalibrationEnd, SaveCalibration,
+                                           SetSalonLimits)
+"""Technician commands: only while no current may flow and no session is open."""
+
 Command = (StartTreatment | Pause | Resume | Stop | AdjustCurrent | Acknowledge | Heartbeat
-           | EndSession | Chirp | RunSelfTest | ProgramDacEeprom)
+           | EndSession | Chirp | RunSelfTest | ProgramDacEeprom | CalibrationDrive
+           | CalibrationEnd | SaveCalibration | SetSalonLimits)
 COMMAND_TYPES: tuple[type, ...] = (StartTreatment, Pause, Resume, Stop, AdjustCurrent, Acknowledge,
-                                   Heartbeat, EndSession, Chirp, RunSelfTest, ProgramDacEeprom)
+                                   Heartbeat, EndSession, Chirp, RunSelfTest, ProgramDacEeprom,
+                                   *SERVICE_COMMAND_TYPES)
 """Every command class, for the validation of objects that claim to be one."""

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiosk.control import domain_limits as lim
+from kiosk.control.calibration import Calibration
 from kiosk.control.catalogue import Catalogue
 from kiosk.control.codes import Reason
 from kiosk.control.commands import (
+    SERVICE_COMMAND_TYPES,
     Acknowledge,
     AdjustCurrent,
+    CalibrationEnd,
     Chirp,
     Command,
     EndSession,
@@ -62,7 +65,9 @@ from kiosk.control.monitors import (
 from kiosk.control.ramp import SetpointRamp, normal_ramp_duration_s
 from kiosk.control.reasons import DEVICE_FAULT_CODES, Code, Kind, make, spec_of
 from kiosk.control.regulator import CurrentRegulator, RegulatorTuning, output_limit_ma
+from kiosk.control.salon_limits import SalonLimits
 from kiosk.control.selftest.admission import admit
+from kiosk.control.service_work import ServiceWork
 from kiosk.control.session import Session
 from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
 from kiosk.control.state_machine import (
@@ -156,16 +161,25 @@ class ControlCore:
     def __init__(self, catalogue: Catalogue, safety_config: SafetyConfig | None = None,
                  dac_calibration_ma_per_code: float | None = None, *,
                  shunt_sign_follows_polarity: bool = False,
-                 regulator_tuning: RegulatorTuning | None = None) -> None:
+                 regulator_tuning: RegulatorTuning | None = None,
+                 service: ServiceWork | None = None,
+                 relay_settle_s: float = lim.RELAY_SETTLE_S,
+                 boost_settle_s: float = lim.BOOST_SETTLE_S) -> None:
         self.catalogue = catalogue
         self.config = safety_config or SafetyConfig()
         self.ma_per_code = dac_calibration_ma_per_code or DEFAULT_MA_PER_CODE
         if not (math.isfinite(self.ma_per_code) and 0 < self.ma_per_code < 0.01):
             raise ValueError(f"dac_calibration_ma_per_code = {self.ma_per_code} is implausible")
+        # Hardware timing from the board configuration (hardware.md 8), not a second constant.
+        self.relay_settle_s = relay_settle_s
+        self.boost_settle_s = boost_settle_s
+        # Calibration and salon limits: kiosk.control.service_work (issue 13).
+        self.service = service or ServiceWork.for_core(self.ma_per_code, self.config,
+                                                       relay_settle_s, boost_settle_s)
         self.shunt_sign_follows_polarity = shunt_sign_follows_polarity
         self._monitors = SafetyMonitors(self.config)
         self._regulator = CurrentRegulator(regulator_tuning)
-        self._ramp = SetpointRamp()
+        self._ramp = SetpointRamp(duration_s=self.service.limits.ramp_time_s)
         self._dose = DoseIntegrator()
         self._tracker = StateTracker()
         self._cycle = 0
@@ -327,6 +341,10 @@ class ControlCore:
         # 4. sequences
         if self._fault is None:
             self._advance(now_s, dt_s, m, current_ma, report, events)
+        if self._fault is None and self.service.run.driving:
+            fault = self.service.advance(now_s, m, current_ma, events)
+            if fault is not None:
+                self._latch(fault, now_s, events)
 
         # 5. outputs
         actuation, setpoint_ma = self._outputs(now_s, dt_s, current_ma, report)
@@ -430,6 +448,9 @@ class ControlCore:
         if isinstance(command, RunSelfTest | ProgramDacEeprom):
             self._admit_service(command, events)
             return
+        if isinstance(command, SERVICE_COMMAND_TYPES):
+            self._service_command(command, now_s, events)
+            return
         if self._fault is not None:
             self._refuse(events, make(Code.FAULT_LATCHED, fault_code=self._fault.code))
             return
@@ -457,6 +478,43 @@ class ControlCore:
     def _refuse(self, events: list[Reason], reason: Reason) -> None:
         events.append(reason)
 
+    def _service_command(self, command: object, now_s: float, events: list[Reason]) -> None:
+        """Issue 13: technician work only with no fault, no session and no treatment current;
+        a calibration current also needs the self-test, the E-stop loop and the trip latch."""
+        if isinstance(command, CalibrationEnd):
+            self.service.end_drive(now_s, events)
+            return
+        state = self._tracker.state
+        if self._fault is not None or self._session is not None or state is not S.IDLE:
+            what = f"fault {self._fault.code}" if self._fault is not None else str(state)
+            self._refuse(events, make(Code.SERVICE_NOT_NOW, state=what))
+            return
+        blocker = (make(Code.SELFTEST_REQUIRED) if not self._selftest_passed
+                   else make(Code.ESTOP_PRESSED) if not self._estop_intact
+                   else make(Code.HW_TRIP_ACTIVE) if not self._hw_trip_ok else None)
+        if blocker is not None:
+            self._refuse(events, blocker)
+            return
+        self.service.handle(command, now_s, events)
+
+    def apply_settings(self, calibration: Calibration | None = None,
+                       limits: SalonLimits | None = None, *, event: Reason | None = None
+                       ) -> None:
+        """The shell stored a change (kiosk.control.settings_keeper): in force from the next
+        cycle; ``event`` is logged with it."""
+        if calibration is not None:
+            self.service.calibration = calibration
+            self.service.calibration_problem = None
+            self.ma_per_code = calibration.ma_per_code
+        if limits is not None:
+            self.service.limits = limits
+            self.service.limits_problem = None
+            self.config = limits.safety_config()
+            self._monitors.config = self.config
+            self._ramp.duration_s = limits.ramp_time_s
+        if event is not None:
+            self._pending.append(event)
+
     def _not_now(self, events: list[Reason], command: str) -> None:
         self._refuse(events, make(Code.NOT_IN_THIS_STATE, command=command,
                                   state=str(self._tracker.state)))
@@ -466,6 +524,9 @@ class ControlCore:
             return make(Code.SELFTEST_RUNNING)
         if not self._selftest_passed:
             return make(Code.SELFTEST_REQUIRED)
+        settings = self.service.start_blocker()  # calibration or limits file missing/refused
+        if settings is not None:
+            return settings
         if not self._estop_intact:
             return make(Code.ESTOP_PRESSED)
         if not self._hw_trip_ok:
@@ -488,8 +549,12 @@ class ControlCore:
         if blocker is not None:
             self._refuse(events, blocker)
             return
+        if self.service.run.driving:
+            self._refuse(events, make(Code.SERVICE_NOT_NOW, state="calibration"))
+            return
         resolved = resolve_program(
             command.program, self.catalogue,
+            salon_area_cap_ma=self.service.limits.area_cap_ma(command.program.area),
             delivered_today_ma_min=command.delivered_today_ma_min,
             delivered_today_charge_density_ma_min_per_cm2=(
                 command.delivered_today_charge_density_ma_min_per_cm2))
@@ -710,20 +775,20 @@ class ControlCore:
             if quiet is not None and m.sample_time_s - quiet >= lim.QUIET_BEFORE_POLARITY_S:
                 tracker.set_step(Step.BOOST, now_s)
         elif tracker.step is Step.BOOST:
-            if m.boost_v is not None and self._settled(m, at, lim.BOOST_SETTLE_S):
+            if m.boost_v is not None and self._settled(m, at, self.boost_settle_s):
                 low, high = boost_window_v()
                 if not low <= m.boost_v <= high:
                     self._latch(make(Code.BOOST_OUT_OF_RANGE, boost_v=m.boost_v, low_v=low,
                                      high_v=high), now_s, events)
                     return
                 tracker.set_step(Step.POLARITY, now_s)
-            elif now_s - at > lim.BOOST_SETTLE_S + lim.AUX_TIMEOUT_S:
+            elif now_s - at > self.boost_settle_s + lim.AUX_TIMEOUT_S:
                 self._latch(make(Code.SENSOR_STALE, age_s=now_s - at), now_s, events)
         elif tracker.step is Step.POLARITY:
-            if self._settled(m, at, lim.RELAY_SETTLE_S):
+            if self._settled(m, at, self.relay_settle_s):
                 tracker.set_step(Step.OUTPUT, now_s)
         elif tracker.step is Step.OUTPUT:
-            if self._settled(m, at, lim.RELAY_SETTLE_S):
+            if self._settled(m, at, self.relay_settle_s):
                 if abs(current_ma) >= lim.OFF_STATE_CURRENT_MA:
                     self._latch(make(Code.UNINTENDED_OUTPUT, measured_ma=abs(current_ma)),
                                 now_s, events)
@@ -796,7 +861,7 @@ class ControlCore:
             return
         if state in (S.RAMP_UP, S.HOLD):
             level = max(self._ramp.setpoint_ma, current_ma)
-            down_s = normal_ramp_duration_s(level)
+            down_s = normal_ramp_duration_s(level, self._ramp.duration_s)
             remaining_s = program.stage_time_s - session.elapsed_s[pid]
             down_dose = level * down_s / 2 / 60 * DOSE_PROJECTION_MARGIN + level * 0.01 / 60
             if remaining_dose <= down_dose:
@@ -851,7 +916,7 @@ class ControlCore:
             elif now_s - at > lim.DRAIN_TIMEOUT_S:
                 self._latch(make(Code.UNINTENDED_OUTPUT, measured_ma=abs(current_ma)), now_s,
                             events)
-        elif tracker.step is Step.RELAY_OPEN and self._settled(m, at, lim.RELAY_SETTLE_S):
+        elif tracker.step is Step.RELAY_OPEN and self._settled(m, at, self.relay_settle_s):
             self._finish(now_s, events, self._after_close)
 
     def _finish(self, now_s: float, events: list[Reason], final: TreatmentState) -> None:
@@ -879,6 +944,11 @@ class ControlCore:
         if self._fault is not None:
             return self._safe_actuation(now_s), 0.0
         state, step = self._tracker.state, self._tracker.step
+        if state is S.IDLE and self.service.run.driving:  # a technician's calibration point
+            actuation = self.service.run.actuation(self.service.calibration,
+                                                   now_s < self._chirp_until_s)
+            self._guard(actuation, state, step, lim.FIRMWARE_MAX_CURRENT_MA)
+            return actuation, 0.0
         program = self._program
         reversed_k2 = program is not None and program.polarity is Polarity.POSITIVE
         plan = output_plan(state, step, reversed_k2, k2_may_release=True)
@@ -914,7 +984,8 @@ class ControlCore:
             raise TransitionError("polarity change while the output is connected")
         if a.dac_ma > min(output_limit_ma(cap_ma), lim.DAC_RANGE_MAX_MA) or a.dac_ma < 0:
             raise TransitionError(f"DAC command {a.dac_ma} mA outside 0..limit")
-        drives = state in CURRENT_STATES or (state is S.CONTACT_CHECK and step is Step.TEST)
+        drives = state in CURRENT_STATES or (state is S.CONTACT_CHECK and step is Step.TEST) \
+            or (state is S.IDLE and self.service.run.driving)
         if a.dac_ma > 0 and not drives:
             raise TransitionError(f"current commanded in {state}/{step}")
         if a.output_relay_closed and not a.heartbeat_ok:
@@ -928,7 +999,7 @@ class ControlCore:
         opened_at = self._relay_changed_at_s if not self._applied.output_relay_closed else None
         since = max(fault_at, opened_at if opened_at is not None else -math.inf)
         k2_free = not self._applied.output_relay_closed and \
-            now_s - since >= lim.RELAY_SETTLE_S + SETTLE_MARGIN_S
+            now_s - since >= self.relay_settle_s + SETTLE_MARGIN_S
         k2 = False if k2_free else self._applied.polarity_reversed
         return Actuation(dac_ma=0.0, output_relay_closed=False, polarity_reversed=k2,
                          boost_on=False, buzzer_on=True, heartbeat_ok=False)
@@ -962,7 +1033,7 @@ class ControlCore:
     def _wants_boost(self, now_s: float) -> bool:
         tracker = self._tracker
         return tracker.state is S.CONTACT_CHECK and tracker.step is Step.BOOST \
-            and now_s - tracker.step_at_s >= lim.BOOST_SETTLE_S - 0.0105
+            and now_s - tracker.step_at_s >= self.boost_settle_s - 0.0105
 
     # --- faults and state ---------------------------------------------------------------------
 
@@ -978,6 +1049,7 @@ class ControlCore:
         self._ramp.cut()
         self._regulator.reset()
         self._monitors.reset_treatment()
+        self.service.cut()
         self._compliance_warning = False
         if previous in CURRENT_STATES or previous is S.CONTACT_CHECK:
             self._resumable = self._program is not None and self._session is not None

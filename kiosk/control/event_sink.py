@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from kiosk.control.codes import Reason
-from kiosk.control.reasons import Code, Kind, spec_of
+from kiosk.control.reasons import SETTINGS_CHANGE_CODES, Code, Kind, spec_of
 from kiosk.control.shutdown import StepFailure
 from kiosk.control.snapshot import Snapshot
 from kiosk.records.events import LogEvent
@@ -136,6 +136,7 @@ def _log_event(reason: Reason, snapshot: Snapshot) -> LogEvent:
     # name their own session (the snapshot's is already gone after EndSession).
     named = reason.detail("session_id")
     session_id = named if isinstance(named, str) else snapshot.session_id
-    durable = kind is Kind.FAULT or reason.code in (Code.DOSE_PROGRESS, Code.SESSION_ENDED)
+    durable = kind is Kind.FAULT or reason.code in (Code.DOSE_PROGRESS, Code.SESSION_ENDED,
+                                                    *SETTINGS_CHANGE_CODES)
     return LogEvent(code=reason.code, reason=reason.text, severity=str(reason.severity),
                     details=details, session_id=session_id, durable=durable)

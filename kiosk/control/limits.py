@@ -24,6 +24,12 @@ from kiosk.control.reasons import Code, make
 _EPS = 1e-9
 
 
+DEFAULT_UI_HEARTBEAT_TIMEOUT_S = 1.0
+"""The one default of the UI heartbeat timeout: the UI polls at 15 Hz and sends a heartbeat each
+time; 1 s without any command while current flows means the screen froze (and STOP may not
+work). A salon may set 0.5-5 s in service mode (``kiosk.control.salon_limits``)."""
+
+
 class SafetyConfigError(ValueError):
     """A safety setting outside its hard bounds; the message names the setting and the bounds."""
 
@@ -41,7 +47,7 @@ class SafetyConfig:
 
     contact_start_max_kohm: float = 50.0
     contact_loss_kohm: float = 100.0
-    ui_heartbeat_timeout_s: float = 2.0
+    ui_heartbeat_timeout_s: float = DEFAULT_UI_HEARTBEAT_TIMEOUT_S
 
     BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
         "contact_start_max_kohm": (10.0, 100.0),
@@ -177,6 +183,7 @@ def dose_left_terms(day_terms: tuple[CapTerm, ...], electrode: Electrode,
 def resolve_program(request: ProgramRequest, catalogue: Catalogue, *,
                     delivered_today_ma_min: float = 0.0,
                     delivered_today_charge_density_ma_min_per_cm2: float = 0.0,
+                    salon_area_cap_ma: float | None = None,
                     ) -> ResolvedProgram | Reason:
     """The caps and targets for ``request``, or the refusal naming what stands in the way.
 
@@ -214,8 +221,9 @@ def resolve_program(request: ProgramRequest, catalogue: Catalogue, *,
     if request.reduced_caps and not request.caution_acknowledged:
         return make(Code.CAUTION_NOT_ACKNOWLEDGED)
 
-    terms = current_cap_terms(program, phase, area.current_cap_ma, electrode,
-                              request.reduced_caps)
+    area_cap_ma = area.current_cap_ma if salon_area_cap_ma is None \
+        else min(area.current_cap_ma, salon_area_cap_ma)
+    terms = current_cap_terms(program, phase, area_cap_ma, electrode, request.reduced_caps)
     lowest = _lowest(terms)
     cap_ma = lowest.value
 

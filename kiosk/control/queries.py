@@ -38,6 +38,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "kiosk.control.log_queries",
     "kiosk.control.device_record",
     "kiosk.control.selftest.queries",
+    "kiosk.control.settings_queries",
 )
 """Modules that register query handlers (imported once by :func:`load_handlers`)."""
 

@@ -16,14 +16,18 @@ MAX_STEP_S = 0.05
 """A late cycle advances the ramp by at most this: a stalled loop never turns into a jump."""
 
 
-def normal_rate_ma_per_s(level_ma: float) -> float:
-    """The ramp rate toward or from ``level_ma``: ``min(0.05, level / 30)`` mA/s."""
-    return min(lim.RAMP_MAX_RATE_MA_PER_S, abs(level_ma) / lim.RAMP_MIN_DURATION_S)
+def normal_rate_ma_per_s(level_ma: float,
+                         duration_s: float = lim.RAMP_MIN_DURATION_S) -> float:
+    """The ramp rate toward or from ``level_ma``: ``min(0.05, level / duration)`` mA/s; the
+    duration is the salon's ramp time, never under 30 s (kiosk.control.salon_limits)."""
+    return min(lim.RAMP_MAX_RATE_MA_PER_S,
+               abs(level_ma) / max(duration_s, lim.RAMP_MIN_DURATION_S))
 
 
-def normal_ramp_duration_s(level_ma: float) -> float:
+def normal_ramp_duration_s(level_ma: float,
+                           duration_s: float = lim.RAMP_MIN_DURATION_S) -> float:
     """How long a normal ramp between zero and ``level_ma`` lasts (>= 30 s)."""
-    rate = normal_rate_ma_per_s(level_ma)
+    rate = normal_rate_ma_per_s(level_ma, duration_s)
     return abs(level_ma) / rate if rate > 0 else 0.0
 
 
@@ -39,6 +43,7 @@ class SetpointRamp:
     setpoint_ma: float = 0.0
     target_ma: float = 0.0
     rate_ma_per_s: float = 0.0
+    duration_s: float = lim.RAMP_MIN_DURATION_S  # the salon's ramp time (>= 30 s)
 
     def ramp_to(self, target_ma: float, rate_ma_per_s: float) -> None:
         self.target_ma = max(0.0, target_ma)
@@ -46,11 +51,12 @@ class SetpointRamp:
 
     def ramp_up_to(self, target_ma: float) -> None:
         """Toward a higher (or lower) target at the normal rate for that target."""
-        self.ramp_to(target_ma, normal_rate_ma_per_s(max(target_ma, self.setpoint_ma)))
+        self.ramp_to(target_ma, normal_rate_ma_per_s(max(target_ma, self.setpoint_ma),
+                                                    self.duration_s))
 
     def ramp_down_normally(self) -> None:
         """To zero over at least 30 s, at most 0.05 mA/s."""
-        self.ramp_to(0.0, normal_rate_ma_per_s(self.setpoint_ma))
+        self.ramp_to(0.0, normal_rate_ma_per_s(self.setpoint_ma, self.duration_s))
 
     def ramp_down_fast(self) -> None:
         """To zero within 1.5 s (STOP, client discomfort)."""

@@ -97,6 +97,15 @@ class Code(StrEnum):
     SELFTEST_RUNNING = "selftest_running"
     SELFTEST_UNKNOWN_STEP = "selftest_unknown_step"
     SELFTEST_FAULT_LIMITS = "selftest_fault_limits"
+    CALIBRATION_MISSING = "calibration_missing"
+    CALIBRATION_INVALID = "calibration_invalid"
+    CALIBRATION_REFUSED = "calibration_refused"
+    SERVICE_NOT_NOW = "service_not_now"
+    CALIBRATION_LOAD_WRONG = "calibration_load_wrong"
+    CALIBRATION_POINT_MISSING = "calibration_point_missing"
+    SETTINGS_NOT_STORED = "settings_not_stored"
+    SALON_LIMITS_REFUSED = "salon_limits_refused"
+    SALON_LIMITS_INVALID = "salon_limits_invalid"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -126,6 +135,11 @@ class Code(StrEnum):
     SELFTEST_RUN_FINISHED = "selftest_run_finished"
     SELFTEST_RUN_ABORTED = "selftest_run_aborted"
     DAC_EEPROM_PROGRAMMED = "dac_eeprom_programmed"
+    CALIBRATION_POINT_MEASURED = "calibration_point_measured"
+    CALIBRATION_DRIVE_ENDED = "calibration_drive_ended"
+    CALIBRATION_SAVED = "calibration_saved"
+    CALIBRATION_FACTORY_INSTALLED = "calibration_factory_installed"
+    SALON_LIMITS_SAVED = "salon_limits_saved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +278,25 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _r(Code.SELFTEST_UNKNOWN_STEP, "There is no self-test step '{step}'."),
     _r(Code.SELFTEST_FAULT_LIMITS, "A fault is active ({fault_code}): only the steps that switch "
        "nothing on can run now ({allowed}). Acknowledge the fault for the others."),
+    _r(Code.CALIBRATION_MISSING, "The device has no calibration ({file}): no treatment can "
+       "start until a technician calibrates it in service mode.", _M),
+    _r(Code.CALIBRATION_INVALID, "The calibration file {file} is refused ({problem}): no "
+       "treatment can start until a technician calibrates the device in service mode.", _M),
+    _r(Code.CALIBRATION_REFUSED, "Calibration refused: {field} = {value} is implausible "
+       "(allowed {allowed}); the calibration in force is kept. Check the connections and the "
+       "figures typed."),
+    _r(Code.SERVICE_NOT_NOW, "Service work needs the device idle with no session open and no "
+       "fault ({state}); nothing changed."),
+    _r(Code.CALIBRATION_LOAD_WRONG, "The load reads {load_kohm} kΩ, not the {reference_kohm:.0f} "
+       "kΩ reference resistor: connect the reference resistor (never a client) and try again."),
+    _r(Code.CALIBRATION_POINT_MISSING, "Calibration point {point} has not been measured yet: "
+       "measure both points first."),
+    _r(Code.SETTINGS_NOT_STORED, "The {what} could not be written ({problem}); the values in "
+       "force are kept.", _M),
+    _r(Code.SALON_LIMITS_REFUSED, "Salon limit refused: {field} = {value} is outside its hard "
+       "bounds {allowed}; the limits in force are kept."),
+    _r(Code.SALON_LIMITS_INVALID, "The salon limits file {file} is refused ({problem}): no "
+       "treatment can start until the limits are set again in service mode.", _M),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
@@ -302,6 +335,15 @@ _SPECS: tuple[ReasonSpec, ...] = (
     _d(Code.SELFTEST_RUN_ABORTED, "Service self-test stopped ({why}): the outputs are back in "
        "the safe state.", _M),
     _d(Code.DAC_EEPROM_PROGRAMMED, "The DAC's power-up memory now holds output off, code 0."),
+    _d(Code.CALIBRATION_POINT_MEASURED, "Calibration point {point}: DAC code {dac_code}, the "
+       "device reads {device_ma:.4f} mA and {device_v:.3f} V: type the meter's figures."),
+    _d(Code.CALIBRATION_DRIVE_ENDED, "Calibration current ended: the output is open."),
+    _d(Code.CALIBRATION_SAVED, "Calibration by {technician} saved and in force from the next "
+       "cycle."),
+    _d(Code.CALIBRATION_FACTORY_INSTALLED, "The simulated board's factory calibration was "
+       "installed ({file})."),
+    _d(Code.SALON_LIMITS_SAVED, "Salon limits changed by {changed_by} and in force from the "
+       "next cycle."),
 )
 
 CATALOGUE: Mapping[Code, ReasonSpec] = MappingProxyType({spec.code: spec for spec in _SPECS})
@@ -320,6 +362,10 @@ DEVICE_FAULT_CODES: frozenset[str] = frozenset(
     }
 )
 """Faults that say the device itself is in doubt (the snapshot's ``healthy`` goes False)."""
+
+SETTINGS_CHANGE_CODES: frozenset[str] = frozenset(
+    {Code.CALIBRATION_SAVED, Code.CALIBRATION_FACTORY_INSTALLED, Code.SALON_LIMITS_SAVED})
+"""A calibration or limit change: always logged durably (domain.md 7, event log)."""
 
 
 def spec_of(code: str) -> ReasonSpec:

@@ -25,14 +25,22 @@ from kiosk.control.catalogue import Catalogue, load_catalogue
 from kiosk.control.codes import Reason
 from kiosk.control.commands import Command
 from kiosk.control.core import ControlCore, SelfTestResult
-from kiosk.control.limits import SafetyConfig
+from kiosk.control.limits import DEFAULT_UI_HEARTBEAT_TIMEOUT_S, SafetyConfig
 from kiosk.control.loop import ControlLoop, LoopStats
+from kiosk.control.loop_timing import PERIOD_S
 from kiosk.control.query_types import Param
+from kiosk.control.service_work import ServiceWork
+from kiosk.control.settings_keeper import (
+    SettingsKeeper,
+    apply_to_board,
+    load_settings,
+    service_work,
+)
 from kiosk.control.snapshot import Snapshot
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.board import Board
 from kiosk.hal.clock import Clock, RealClock
-from kiosk.hal.config import load_board_config
+from kiosk.hal.config import BoardConfig, ConfigError, check_unused, load_board_config
 from kiosk.hal.factory import build_board, sim_fault_names
 
 if TYPE_CHECKING:
@@ -44,9 +52,12 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 BOARD_CONFIG_ENV = "KIOSK_BOARD_CONFIG"
-UI_HEARTBEAT_TIMEOUT_S = 1.0
-"""The UI polls at 15 Hz and sends a heartbeat each time; 1 s without any command while current
-flows means the screen froze (and STOP may not work): cut. SafetyConfig bounds it to 0.5-5 s."""
+UI_HEARTBEAT_TIMEOUT_S = DEFAULT_UI_HEARTBEAT_TIMEOUT_S
+"""Kept for older callers: the one default lives in :mod:`kiosk.control.limits`; the value in
+force is the salon's (``salon_limits.toml``, service mode)."""
+HEARTBEAT_MARGIN_PERIODS = 3
+"""The external monostable ([timing] heartbeat_timeout_ms) must outlast this many control
+periods, or a single late cycle would drop K1 in hardware."""
 SELFTEST_WAIT_S = 5.0
 
 
@@ -157,12 +168,16 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
                      config_path: Path | None = None, state_dir: Path | None = None,
                      load: SimLoad | None = None,
                      safety_config: SafetyConfig | None = None,
-                     notifier: SystemdWatchdog | None = None) -> Controller:
+                     notifier: SystemdWatchdog | None = None,
+                     install_factory_calibration: bool | None = None) -> Controller:
     """Board (real or simulated) + core + control loop (+ records when ``state_dir`` is given).
 
     ``config_path`` defaults to ``$KIOSK_BOARD_CONFIG`` when set, else the shipped defaults.
     ``clock`` defaults to the wall clock; pass a ``VirtualClock`` to drive it with ``run_for``.
     The self-test runs on the loop's first cycle; ``READY=1`` goes out when it passed.
+    A state folder without a calibration file gets the simulated board's factory calibration
+    (``install_factory_calibration``, default: only on the simulated board); the real board is
+    blocked until a technician calibrates it.
     """
     config = load_board_config(board_config_path(config_path))
     board = build_board(config, sim=sim, clock=clock if clock is not None else RealClock(),
@@ -170,9 +185,22 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
     writer: RecordWriter | None = None
     device_record: DeviceRecord | None = None
     try:
+        check_heartbeat_timing(config)
         catalogue = load_catalogue()
-        safety = safety_config or SafetyConfig(ui_heartbeat_timeout_s=UI_HEARTBEAT_TIMEOUT_S)
-        core = ControlCore(catalogue, safety, board.dac.cal.ua_per_lsb / 1000.0)
+        loaded = load_settings(state_dir, config, sim=sim if install_factory_calibration is None
+                               else install_factory_calibration)
+        service = service_work(loaded, config)
+        if safety_config is not None:  # a caller's own thresholds (tests): limits follow them
+            service.limits = ServiceWork.for_core(loaded.calibration.ma_per_code, safety_config,
+                                                  config.relay_settle_s,
+                                                  config.boost_settle_s).limits
+        safety = service.limits.safety_config()
+        apply_to_board(board, config, loaded.calibration)
+        core = ControlCore(catalogue, safety, loaded.calibration.ma_per_code, service=service,
+                           relay_settle_s=config.relay_settle_s,
+                           boost_settle_s=config.boost_settle_s)
+        for event in loaded.events:
+            core.apply_settings(event=event)
         if state_dir is not None:
             from kiosk.records import RecordWriter, records_path
 
@@ -187,6 +215,8 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
             device_record = DeviceRecord(state_dir, io=loop.io, virtual=board.clock.is_virtual,
                                          post=None if writer is None else writer.post)
             loop.add_observer(device_record.counter.observe)
+        loop.add_observer(SettingsKeeper(core, board, config, state_dir))
+        check_unused(config)  # everything that reads the board configuration is built
     except BaseException:
         if writer is not None:
             writer.stop()
@@ -194,6 +224,15 @@ def build_controller(*, sim: bool, clock: Clock | None = None, seed: int = 0,
         raise
     return Controller(board=board, core=core, loop=loop, catalogue=catalogue,
                       safety_config=safety, writer=writer, device_record=device_record)
+
+
+def check_heartbeat_timing(config: BoardConfig) -> None:
+    """The loop toggles the heartbeat once per period: the monostable must outlast a few."""
+    if config.heartbeat_timeout_s < HEARTBEAT_MARGIN_PERIODS * PERIOD_S:
+        raise ConfigError(f"{config.source}: [timing] heartbeat_timeout_ms = "
+                          f"{config.timing.heartbeat_timeout_ms:g} is shorter than "
+                          f"{HEARTBEAT_MARGIN_PERIODS} control periods of {PERIOD_S * 1e3:g} ms: "
+                          f"one late cycle would drop the output in hardware")
 
 
 # ---------------------------------------------------------------------------- headless

@@ -24,12 +24,15 @@ from kiosk.control.commands import (
     COMMAND_TYPES,
     Acknowledge,
     AdjustCurrent,
+    CalibrationDrive,
     Command,
     EndSession,
     Polarity,
     ProgramRequest,
     Resume,
     RunSelfTest,
+    SaveCalibration,
+    SetSalonLimits,
     StartTreatment,
     Stop,
     StopReason,
@@ -47,6 +50,9 @@ MAX_DELIVERED_TODAY_MA_MIN = lim.DEVICE_DOSE_CAP_MA_MIN * 10
 """A day's delivered dose above ten times the device's absolute cap is junk, not a figure."""
 MAX_DELIVERED_TODAY_MA_MIN_PER_CM2 = lim.CHARGE_DENSITY_CAP_MA_MIN_PER_CM2 * 10
 """The same for the delivered charge density."""
+
+MAX_SERVICE_FIGURE = 1e6
+"""A typed service figure (mA, V, kΩ, s) beyond this is junk; its bounds are judged later."""
 
 _MISSING = object()
 
@@ -142,7 +148,22 @@ def _check(obj: object) -> None:
         _text(obj, "fault_code")
     elif isinstance(obj, RunSelfTest):
         _text(obj, "step", optional=True)  # which names exist: the admission's refusal
-    # Pause, Heartbeat, Chirp and ProgramDacEeprom carry nothing.
+    elif isinstance(obj, CalibrationDrive):
+        point = _field(obj, "point")
+        if type(point) is not int or point not in (1, 2):
+            raise _Invalid("point", "must be 1 or 2")
+    elif isinstance(obj, SaveCalibration):
+        _text(obj, "technician")
+        for name in ("point1_current_ma", "point1_voltage_v", "point2_current_ma",
+                     "point2_voltage_v"):
+            _number(obj, name, bound=MAX_SERVICE_FIGURE)
+    elif isinstance(obj, SetSalonLimits):
+        _text(obj, "changed_by")
+        for name in ("face_cap_ma", "neck_cap_ma", "decollete_cap_ma", "eye_area_cap_ma",
+                     "contact_start_max_kohm", "contact_loss_kohm", "ramp_time_s",
+                     "ui_heartbeat_timeout_s"):
+            _number(obj, name, bound=MAX_SERVICE_FIGURE)
+    # Pause, Heartbeat, Chirp, ProgramDacEeprom and CalibrationEnd carry nothing.
 
 
 def _check_program(program: ProgramRequest) -> None:

@@ -7,7 +7,12 @@ Each option is declared ONCE, as a field of the frozen dataclasses below, with i
 allowed range in the field metadata (Klipper's ranged options). The loader walks those
 declarations, so a new option cannot forget its check. Anything doubtful stops start-up with a
 :class:`ConfigError` that names the file, the key and what is allowed: an unknown section or key,
-a wrong type, a value out of range, a GPIO used twice, two chips on one address. The file itself
+a wrong type, a value out of range, a GPIO used twice, two chips on one address. Every key
+must also be READ by the code it configures: the sections record which keys a component
+read, and once the board, the core and the loop are built :func:`check_unused` refuses
+start-up naming any key nobody read (Klipper's ``configfile.check_unused_options``), so a
+setting that configures nothing cannot sit in the
+file looking authoritative while the code uses a constant of its own. The file itself
 is read by the shared reader (:mod:`kiosk.files`): a missing, unreadable, oversized (over
 :data:`MAX_CONFIG_BYTES`, checked before reading), non-UTF-8, binary, empty or comment-only file,
 or TOML that does not parse (with its line), is refused the same way. A device that drives
@@ -78,15 +83,26 @@ def _gpio(doc: str) -> Any:
     return option(_GPIO_RANGE.minimum, _GPIO_RANGE.maximum, _GPIO_RANGE.unit, doc=doc)
 
 
+class _Tracked:
+    """A config section that remembers which of its keys were read (after loading)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            reads = object.__getattribute__(self, "__dict__").get("_reads")
+            if reads is not None:
+                reads.add(name)
+        return object.__getattribute__(self, name)
+
+
 @dataclass(frozen=True)
-class I2cConfig:
+class I2cConfig(_Tracked):
     bus: int = option(0, 22, doc="Linux I2C bus number: /dev/i2c-N")
     dac_address: int = hex_option(0x60, 0x67, "MCP4725 7-bit address (0x62 on Adafruit #935)")
     adc_address: int = hex_option(0x48, 0x4B, "ADS1115 7-bit address (ADDR to GND: 0x48)")
 
 
 @dataclass(frozen=True)
-class GpioConfig:
+class GpioConfig(_Tracked):
     estop_loop: int = _gpio("E-stop NC loop, pull-up, high = pressed or broken")
     k1_output_en: int = _gpio("K1 output relay driver, high = connected")
     k2_polarity: int = _gpio("K2 polarity relay driver, high = reversed")
@@ -102,7 +118,7 @@ class GpioConfig:
 
 
 @dataclass(frozen=True)
-class FrontEndConfig:
+class FrontEndConfig(_Tracked):
     dac_vdd_v: float = option(3.0, 3.6, "V", doc="3V3_A rail: the MCP4725's reference")
     vset_divider_top_kohm: float = option(50.0, 500.0, "kOhm")
     vset_divider_bottom_kohm: float = option(1.0, 50.0, "kOhm")
@@ -117,27 +133,11 @@ class FrontEndConfig:
 
 
 @dataclass(frozen=True)
-class TimingConfig:
+class TimingConfig(_Tracked):
     relay_settle_ms: float = option(5.0, 50.0, "ms", doc="wait after any relay coil change")
     heartbeat_timeout_ms: float = option(20.0, 500.0, "ms", doc="external monostable period")
     boost_settle_ms: float = option(10.0, 500.0, "ms", doc="wait after BOOST_EN before AIN2")
     trip_reset_pulse_ms: float = option(5.0, 50.0, "ms", doc="HW-trip reset pulse width")
-
-
-@dataclass(frozen=True)
-class CalibrationConfig:
-    """Factory defaults; the maintenance calibration (state directory) overrides them."""
-
-    dac_ua_per_lsb: float = option(0.55, 0.70, "uA/LSB")
-    dac_offset_ua: float = option(-50.0, 50.0, "uA")
-    current_gain: float = option(0.9, 1.1)
-    current_offset_ma: float = option(-0.05, 0.05, "mA")
-    electrode_gain: float = option(0.9, 1.1)
-    electrode_offset_v: float = option(-1.0, 1.0, "V")
-    boost_gain: float = option(0.9, 1.1)
-    boost_offset_v: float = option(-1.0, 1.0, "V")
-    setpoint_gain: float = option(0.9, 1.1)
-    setpoint_offset_ma: float = option(-0.05, 0.05, "mA")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,6 @@ class BoardConfig:
     gpio: GpioConfig
     frontend: FrontEndConfig
     timing: TimingConfig
-    calibration: CalibrationConfig
     source: str = "<defaults>"  # the file(s) it came from, for messages and the event log
 
     @property
@@ -163,13 +162,56 @@ class BoardConfig:
         f = self.frontend
         return f.vset_divider_bottom_kohm / (f.vset_divider_top_kohm + f.vset_divider_bottom_kohm)
 
+    @property
+    def dac_design_ua_per_lsb(self) -> float:
+        """hardware.md 5: VDD / 4096 x the VSET divider / Rset (0.6197 uA per code): the DAC
+        slope before any calibration (the factory calibration of the simulated board)."""
+        f = self.frontend
+        return f.dac_vdd_v / 4096.0 * self.vset_divider_ratio / f.rset_ohm * 1e6
+
+    @property
+    def relay_settle_s(self) -> float:
+        return self.timing.relay_settle_ms * 1e-3
+
+    @property
+    def boost_settle_s(self) -> float:
+        return self.timing.boost_settle_ms * 1e-3
+
+    @property
+    def trip_reset_pulse_s(self) -> float:
+        return self.timing.trip_reset_pulse_ms * 1e-3
+
+    @property
+    def heartbeat_timeout_s(self) -> float:
+        return self.timing.heartbeat_timeout_ms * 1e-3
+
+
+def unused_keys(config: BoardConfig) -> list[str]:
+    """``[section] key`` of every option no component has read since the file was loaded."""
+    unused = []
+    for name in _SECTIONS:
+        section = getattr(config, name)
+        reads = object.__getattribute__(section, "__dict__").get("_reads", set())
+        unused += [f"[{name}] {field.name}" for field in dataclasses.fields(section)
+                   if field.name not in reads]
+    return unused
+
+
+def check_unused(config: BoardConfig) -> None:
+    """ConfigError naming every key that configured nothing (call once everything that reads
+    the configuration is built)."""
+    unused = unused_keys(config)
+    if unused:
+        raise ConfigError(f"{config.source}: {', '.join(unused)} configure nothing: no part "
+                          f"of the device read them. Remove them, or make the code that they "
+                          f"claim to configure read them (one source of truth)")
+
 
 _SECTIONS: dict[str, type[Any]] = {
     "i2c": I2cConfig,
     "gpio": GpioConfig,
     "frontend": FrontEndConfig,
     "timing": TimingConfig,
-    "calibration": CalibrationConfig,
 }
 _REQUIRED = (f"a board configuration lists the keys it changes under one of the sections "
              f"{', '.join(f'[{name}]' for name in _SECTIONS)} (e.g. [i2c] bus = 1); to run on "
@@ -189,6 +231,8 @@ def load_board_config(path: Path | None = None) -> BoardConfig:
     sections = {name: _build(cls, name, values.get(name, {})) for name, cls in _SECTIONS.items()}
     config = BoardConfig(**sections, source=" + ".join(sources))
     _check_cross_field(config, values)
+    for section in sections.values():  # from here on, reads are what components consume
+        object.__setattr__(section, "_reads", set())
     return config
 
 

@@ -15,6 +15,7 @@ This is the only module that imports ``kiosk.hal.sim``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ from kiosk.hal.gpio import (
     TripTest,
 )
 
+_log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from kiosk.hal.sim.board import SimBoard
     from kiosk.hal.sim.skin import SkinParams
@@ -54,20 +57,18 @@ def sim_fault_names() -> tuple[str, ...]:
 
 
 def dac_calibration(config: BoardConfig) -> DacCalibration:
-    cal = config.calibration
-    return DacCalibration(ua_per_lsb=cal.dac_ua_per_lsb, offset_ua=cal.dac_offset_ua)
+    """The design slope (hardware.md 5); the control layer puts the board's maintenance
+    calibration (state folder) in its place before the first cycle."""
+    return DacCalibration(ua_per_lsb=config.dac_design_ua_per_lsb, offset_ua=0.0)
 
 
 def adc_calibration(config: BoardConfig) -> AdcCalibration:
-    cal, f = config.calibration, config.frontend
+    """The front end's design values with unit gains (replaced like the DAC's)."""
+    f = config.frontend
     return AdcCalibration(
         shunt_ohm=f.rshunt_ohm, rset_ohm=f.rset_ohm,
         electrode_divider_ratio=config.vout_divider_ratio,
-        boost_divider_ratio=config.vout_divider_ratio,
-        current_gain=cal.current_gain, current_offset_ma=cal.current_offset_ma,
-        electrode_gain=cal.electrode_gain, electrode_offset_v=cal.electrode_offset_v,
-        boost_gain=cal.boost_gain, boost_offset_v=cal.boost_offset_v,
-        setpoint_gain=cal.setpoint_gain, setpoint_offset_ma=cal.setpoint_offset_ma)
+        boost_divider_ratio=config.vout_divider_ratio)
 
 
 def open_pi_i2c(bus: int) -> Any:
@@ -100,6 +101,7 @@ def build_board(config: BoardConfig, *, sim: bool, clock: Clock | None = None, s
         sim_board = SimBoard(config, board_clock, seed=seed, load=load, fresh_dac=fresh_dac)
         i2c: Any = sim_board.bus
         pin_factory: Any = sim_board.pin_factory
+        _log.info("simulated board in place of /dev/i2c-%d", config.i2c.bus)
     else:
         i2c = open_pi_i2c(config.i2c.bus)  # before any pin is claimed: fail clean
         pin_factory = None
@@ -117,7 +119,8 @@ def build_board(config: BoardConfig, *, sim: bool, clock: Clock | None = None, s
         undo.append(heartbeat.release)
         estop = EStop(g.estop_loop, pin_factory=pin_factory)
         undo.append(estop.release)
-        hw_trip = HwTrip(g.hw_trip_n, g.hw_trip_reset, pin_factory=pin_factory)
+        hw_trip = HwTrip(g.hw_trip_n, g.hw_trip_reset, pin_factory=pin_factory,
+                         reset_pulse_s=config.trip_reset_pulse_s)
         undo.append(hw_trip.release)
         trip_test = TripTest(g.trip_test, pin_factory=pin_factory)
         undo.append(trip_test.release)
@@ -125,6 +128,9 @@ def build_board(config: BoardConfig, *, sim: bool, clock: Clock | None = None, s
         undo.append(buzzer.release)
         status_led = StatusLed(g.status_led, pin_factory=pin_factory)
         undo.append(status_led.release)
+        # ALERT/RDY is reserved (hardware.md 4: the driver polls the OS bit; nothing else may
+        # take the pin). The simulated board models its pull-up from the same key.
+        _log.debug("ADS1115 ALERT/RDY reserved on BCM %d", g.ads_alert_rdy)
         dac = SetpointDac(i2c, config.i2c.dac_address, dac_calibration(config),
                           clock=board_clock)
         adc = FrontEndAdc(i2c, config.i2c.adc_address, adc_calibration(config), board_clock)

@@ -168,7 +168,8 @@ class HwTrip:
     """The hardware over-current latch: status on BCM 6 (low = tripped), reset on BCM 13."""
 
     def __init__(self, status_pin: int = 6, reset_pin: int = 13, *,
-                 pin_factory: Any = None) -> None:
+                 pin_factory: Any = None, reset_pulse_s: float = TRIP_RESET_PULSE_S) -> None:
+        self.reset_pulse_s = reset_pulse_s  # board.toml [timing] trip_reset_pulse_ms
         self._status = DigitalInputDevice(status_pin, pull_up=True, pin_factory=pin_factory)
         self._reset = DigitalOutputDevice(reset_pin, initial_value=False,
                                           pin_factory=pin_factory)
@@ -188,7 +189,7 @@ class HwTrip:
         accepts it with the DAC at zero and the E-stop loop intact."""
         self._reset.on()
         try:
-            clock.sleep_s(TRIP_RESET_PULSE_S)
+            clock.sleep_s(self.reset_pulse_s)
         finally:
             self._reset.off()
         return not self.is_tripped

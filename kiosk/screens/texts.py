@@ -107,6 +107,26 @@ def reason_text(reason: Reason) -> str:
 
 # Refusals and decisions a screen shows in its banner (code -> sentence with named values).
 REASON_TEXTS: dict[str, str] = {
+    # issue 13, service mode: calibration and salon limits
+    "calibration_missing": N_("The device has no calibration: no treatment can start until a "
+                              "technician calibrates it in service mode."),
+    "calibration_invalid": N_("The stored calibration is refused ({problem}): no treatment can "
+                              "start until a technician calibrates the device in service "
+                              "mode."),
+    "calibration_refused": N_("Calibration refused: {field} = {value} is implausible (allowed "
+                              "{allowed}); the calibration in force is kept. Check the "
+                              "connections and the figures typed."),
+    "calibration_load_wrong": N_("The load reads {load_kohm} kΩ, not the {reference_kohm:.0f} "
+                                 "kΩ reference resistor: connect the reference resistor (never "
+                                 "a client) and try again."),
+    "service_not_now": N_("Service work needs the device idle with no session open and no "
+                          "fault; nothing changed."),
+    "salon_limits_refused": N_("Salon limit refused: {field} = {value} is outside its hard "
+                               "bounds {allowed}; the limits in force are kept."),
+    "salon_limits_invalid": N_("The stored salon limits are refused ({problem}): no treatment "
+                               "can start until the limits are set again in service mode."),
+    "settings_not_stored": N_("The {what} could not be written ({problem}); the values in force "
+                              "are kept."),
     "screening_not_cleared": N_("The contraindication screening is not cleared: no current "
                                 "stage can start in this session."),
     "selftest_required": N_("The device self-test has not passed yet: no treatment can start."),

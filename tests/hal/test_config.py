@@ -39,14 +39,16 @@ def test_defaults_give_the_hardware_md_front_end_figures() -> None:
     assert config.vset_divider_ratio == pytest.approx(0.076923, rel=1e-5)
     ua_per_lsb = config.frontend.dac_vdd_v / 4096 * config.vset_divider_ratio \
         / config.frontend.rset_ohm * 1e6
-    assert ua_per_lsb == pytest.approx(config.calibration.dac_ua_per_lsb, rel=1e-4)
+    assert ua_per_lsb == pytest.approx(0.6197, rel=1e-4)
+    assert config.dac_design_ua_per_lsb == pytest.approx(ua_per_lsb)
 
 
 def test_shipped_file_lists_every_declared_option_once() -> None:
     with DEFAULT_CONFIG_PATH.open("rb") as handle:
         document = tomllib.load(handle)
     config = load_board_config()
-    for section in ("i2c", "gpio", "frontend", "timing", "calibration"):
+    assert "calibration" not in document  # measured per board: the state folder's file
+    for section in ("i2c", "gpio", "frontend", "timing"):
         declared = {f.name for f in dataclasses.fields(getattr(config, section))}
         assert set(document[section]) == declared
 
@@ -175,7 +177,7 @@ def test_an_empty_file_is_refused_saying_what_it_must_hold(tmp_path: Path, text:
     path = write(tmp_path, text)
     message = refusal(path)
     assert "is empty" in message or "has only comments" in message
-    assert "[i2c], [gpio], [frontend], [timing], [calibration]" in message
+    assert "[i2c], [gpio], [frontend], [timing]" in message
     assert "give no configuration file at all" in message
 
 

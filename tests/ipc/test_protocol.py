@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from kiosk.control.commands import (
     Acknowledge,
     AdjustCurrent,
+    CalibrationDrive,
+    CalibrationEnd,
     Chirp,
     Command,
     EndSession,
@@ -25,6 +27,8 @@ from kiosk.control.commands import (
     ProgramRequest,
     Resume,
     RunSelfTest,
+    SaveCalibration,
+    SetSalonLimits,
     StartTreatment,
     Stop,
     StopReason,
@@ -39,6 +43,9 @@ EXAMPLES: list[Command] = [
     Pause(), Resume("s-1"), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
     Acknowledge("estop"), Heartbeat(), EndSession("s-1"), Chirp(),
     RunSelfTest("relays"), RunSelfTest(), ProgramDacEeprom(),
+    # issue 13, service mode: calibration and salon limits travel as commands as well
+    CalibrationDrive(2), CalibrationEnd(), SaveCalibration("tech", 0.5, 5.05, 1.5, 15.15),
+    SetSalonLimits("manager", 1.2, 1.0, 2.0, 0.3, 40.0, 120.0, 45.0, 1.5),
 ]
 
 

@@ -57,6 +57,23 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     from kiosk.screens.service_base import ServiceUser
 
     app.service_user = ServiceUser("tech", Role.TECHNICIAN)
+    app.nav.go("service_calibration")
+    look.check("intro")
+    k.controller.board.sim.meter.connect_reference()
+    k.tap("cal_primary")
+    k.advance_until(lambda _s: k.app.controller.query("calibration")["run"]["step"] == "hold",
+                    timeout_s=5.0)
+    k.tap("cal_field_current")
+    for key in ("0", "point", "5"):
+        k.tap(f"cal_key_{key}")
+    look.check("point typed")
+    k.tap("cal_end")
+    k.controller.board.sim.meter.disconnect_reference()
+    app.nav.go("service_limits")
+    k.tap("lim_face_cap_ma")
+    for key in ("9", "9"):
+        k.tap(f"lim_key_{key}")
+    look.check("refused value")
     app.nav.go("service_selftest")
     look.check("not run")
     k.tap("selftest_step_boost")

@@ -32,6 +32,7 @@ from kiosk.hal.sim.frontend import DriveSignal, FrontEnd, FrontEndParams, RelayE
 from kiosk.hal.sim.gpio import SimPinFactory
 from kiosk.hal.sim.i2c_bus import EmulatedI2C
 from kiosk.hal.sim.mcp4725 import Mcp4725Model
+from kiosk.hal.sim.meter import SimMeter
 from kiosk.hal.sim.skin import Skin, SkinParams
 
 __all__ = ["FAULT_NAMES", "SimBoard", "frontend_params_from_config"]
@@ -137,6 +138,7 @@ class SimBoard:
         self.pin_factory.add_listener(self._on_pin_change)
 
         self.faults = FaultInjector(self)
+        self.meter = SimMeter(self)  # the technician's meter and reference resistor
         self._waker: _WallWaker | None = None
         self._wake_due_s: float | None = None
         self._wake_lock = threading.Lock()
