@@ -8,6 +8,7 @@ the time left, counted down), and opens the menu, or the forced change of a fact
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -110,7 +111,7 @@ def decision_text(decision: AccessDecision, wall_now_s: float) -> str:
         return _("Wrong PIN. Tries left before the entry locks: {left}").format(
             left=max(0, MAX_WRONG_IN_ROW - decision.wrong_in_row))
     if code is AccessCode.LOCKED:
-        left_s = max(0.0, (decision.locked_until_s or wall_now_s) - wall_now_s)
+        left_s = math.ceil(max(0.0, (decision.locked_until_s or wall_now_s) - wall_now_s))
         return _("Too many wrong PINs. Service entry is locked for {time}.").format(
             time=format_min_s(left_s))
     if code is AccessCode.MALFORMED:
