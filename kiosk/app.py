@@ -250,6 +250,7 @@ class KioskApp(App):
         if self.nav.current is not visit:
             return  # it sent us elsewhere while building (the service gate): that one shows
         self.screen = screen
+        service_base.shown(self, visit.name)  # home ends service mode
         self.screen_host.add_widget(screen)
         screen.on_snapshot(self.snapshot)
         self.overlay.raise_to_top()

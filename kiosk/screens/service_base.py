@@ -40,6 +40,11 @@ class ServicePage(KioskScreen):
     service_order: ClassVar[int] = 100
     in_menu: ClassVar[bool] = True  # the menu itself says False
 
+    def busy(self) -> bool:
+        """True while the page runs something the technician watches without touching (a
+        self-test step, an export): the idle timeout waits. Override where it applies."""
+        return False
+
     @classmethod
     def admits(cls, user: ServiceUser | None) -> bool:
         return user is not None and user.role in cls.service_roles
@@ -98,15 +103,21 @@ def tick(app: Any) -> None:
     user = app.service_user
     if isinstance(user, ServiceUser) and access.role is not user.role:
         access.adopt(user.role, app.now_s())  # set from outside (a page's test): same rules
-    current = app.nav.current
-    if access.active and current is not None and current.name == "home":
-        access.sign_out()  # home, by whatever way: service mode is over
-        app.service_user = None
-        return
+    screen = getattr(app, "screen", None)
+    if isinstance(screen, ServicePage) and screen.busy():
+        access.touched(app.now_s())  # a procedure the technician watches is not idleness
     if access.tick(mono_now_s=app.now_s(), current_flowing=app.current_may_flow()) is not None:
         app.service_user = None
         if _on_service_screen(app):
             app.nav.reset("home")
+
+
+def shown(app: Any, name: str) -> None:
+    """Called by the app whenever a screen is shown: home, by whatever way, ends service
+    mode."""
+    if name == "home" and (app.service_access.active or app.service_user is not None):
+        app.service_access.sign_out()
+        app.service_user = None
 
 
 def _on_service_screen(app: Any) -> bool:

@@ -229,6 +229,10 @@ def test_a_manager_sees_manager_pages_and_is_refused_a_technician_page(kiosk: An
 class _TechnicianPage(ServicePage):
     name = "tests_technician_page"
     service_order = 50
+    working: ClassVar[bool] = False
+
+    def busy(self) -> bool:
+        return self.working
 
     def title(self) -> str:
         return "Technician only (test)"
@@ -324,6 +328,33 @@ def test_service_mode_times_out_to_home_after_three_idle_minutes(kiosk: Any) -> 
     assert "service_idle_timeout" in event_codes(k)
     k.app.nav.go("service_operators")
     assert k.screen == "service_pin"
+
+
+@pytest.mark.requirement("SR-145")
+def test_a_busy_page_holds_the_idle_time_and_reaching_home_ends_service_mode(
+        kiosk: Any, test_pages: None) -> None:
+    k = kiosk
+    k.app.service_user = ServiceUser("technician", Role.TECHNICIAN)  # as a page's test does
+    k.advance(0.5)  # set while home is shown: it stays
+    k.app.service_access.idle_timeout_s = 5.0  # the rule, shortened (the 180 s: test above)
+    k.app.nav.go("tests_technician_page")
+    assert k.screen == "tests_technician_page"
+    _TechnicianPage.working = True
+    try:
+        k.advance(8.0)
+        assert k.screen == "tests_technician_page"
+    finally:
+        _TechnicianPage.working = False
+    k.advance(4.9)
+    assert k.screen == "tests_technician_page"
+    k.advance(0.3)
+    assert k.screen == "home" and k.app.service_user is None
+    k.app.service_user = ServiceUser("technician", Role.TECHNICIAN)
+    k.app.nav.go("tests_technician_page")
+    k.app.nav.reset("home")  # any way home ends it
+    k.advance(0.2)
+    assert k.app.service_user is None
+    assert event_codes(k).count("service_signed_out") == 1
 
 
 @pytest.mark.requirement("SR-146")
