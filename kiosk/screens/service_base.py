@@ -99,10 +99,7 @@ def leave(app: Any, code: ExitCode = ExitCode.SIGNED_OUT) -> None:
 def tick(app: Any) -> None:
     """At the poll rate: service mode ends at once when current may flow, and after the idle
     time without a touch; either way the screen goes home."""
-    access = app.service_access
-    user = app.service_user
-    if isinstance(user, ServiceUser) and access.role is not user.role:
-        access.adopt(user.role, app.now_s())  # set from outside (a page's test): same rules
+    access = _synced_access(app)
     screen = getattr(app, "screen", None)
     if isinstance(screen, ServicePage) and screen.busy():
         access.touched(app.now_s())  # a procedure the technician watches is not idleness
@@ -116,10 +113,21 @@ def shown(app: Any, name: str) -> None:
     """Called by the app whenever a screen is shown: home, by whatever way, ends service
     mode."""
     if name == "home" and (app.service_access.active or app.service_user is not None):
-        app.service_access.sign_out()
+        _synced_access(app).sign_out()
         app.service_user = None
+
+
+def _synced_access(app: Any) -> Any:
+    """The app's access, holding the role of ``app.service_user`` when that was set from
+    outside (a page's test sets it directly): the same rules apply to it."""
+    access = app.service_access
+    user = app.service_user
+    if isinstance(user, ServiceUser) and access.role is not user.role:
+        access.adopt(user.role, app.now_s())
+    return access
 
 
 def _on_service_screen(app: Any) -> bool:
     current = app.nav.current
-    return current is not None and (current.name.startswith("service"))
+    return isinstance(getattr(app, "screen", None), ServicePage) or (
+        current is not None and current.name.startswith("service"))
