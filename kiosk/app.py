@@ -38,7 +38,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.widget import Widget
 
 from kiosk import i18n
-from kiosk.access.operators import OperatorBook, OperatorStoreError, operators_file
+from kiosk.access.operators import OperatorBook, operators_file
 from kiosk.access.service_access import ServiceAccess, pin_file
 from kiosk.control.commands import Command, EndSession, Heartbeat, Stop, StopReason
 from kiosk.control.limits import SafetyConfig
@@ -137,12 +137,8 @@ class KioskApp(App):
         self.wall_now_s = wall_now_s
         self.service_access = ServiceAccess(None if state_dir is None else pin_file(state_dir),
                                             record=self.record_event)
-        try:
-            self.operators = OperatorBook(None if state_dir is None
-                                          else operators_file(state_dir))
-            self.operators_problem: str | None = None
-        except OperatorStoreError as error:
-            self.operators, self.operators_problem = OperatorBook(None), str(error)
+        self.operators, self.operators_problem = (OperatorBook(None), None) \
+            if state_dir is None else OperatorBook.open_or_set_aside(operators_file(state_dir))
         if contact_thresholds_kohm is None:
             defaults = SafetyConfig()
             contact_thresholds_kohm = (defaults.contact_start_max_kohm,

@@ -95,6 +95,17 @@ class OperatorBook:
         if self.path is not None and self.path.exists():
             self._load(self.path)
 
+    @classmethod
+    def open_or_set_aside(cls, path: Path) -> tuple[OperatorBook, str | None]:
+        """The book at ``path``; a damaged file is renamed ``<name>.damaged`` (kept for service)
+        and an empty book takes its place, with the problem in words."""
+        try:
+            return cls(path), None
+        except OperatorStoreError as error:
+            aside = Path(path).with_name(Path(path).name + ".damaged")
+            Path(path).replace(aside)
+            return cls(path), f"{error}; kept as {aside.name}"
+
     # ------------------------------------------------------------------ reading
     def all(self) -> tuple[Operator, ...]:
         return tuple(self._operators)

@@ -156,7 +156,10 @@ class HomeScreen(KioskScreen):
         if not book.active():
             return None
         chosen = book.on_duty
-        return KButton(text=_("Who treats: {name}").format(name=chosen.name) if chosen
+        from kiosk.screens.service_operators import elided
+
+        return KButton(text=_("Who treats: {name}").format(name=elided(chosen.name, 230))
+                       if chosen
                        else _("Choose who treats"), ref="operator_choice",
                        kind="neutral" if chosen else "warning", height=theme.PRIMARY_HEIGHT_PX,
                        font_size=theme.SMALL_PX + 1,

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.core.text import Label as CoreLabel
+from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.access.operators import MAX_NAME_CHARS, OperatorCode, OperatorDecision
@@ -27,6 +30,51 @@ from kiosk.screens.widgets import FitLabel, KButton, Panel
 
 ROWS_PER_PAGE = 4
 CHOICES_PER_PAGE = 9
+CHOICE_TEXT_PX = 220  # a third of the screen, less padding: the widest a name's word may be
+
+
+ELLIPSIS = "\u2026"
+
+
+def text_width_px(text: str, font_px: float) -> float:
+    probe = CoreLabel(text=text, font_size=font_px)
+    probe.refresh()
+    return float(probe.content_width)
+
+
+class NameLabel(Label):
+    """An operator's name on one line: shrunk to the 18 px floor if it must, then cut with "…"
+    (a name is up to 40 characters, a row has room for about 20)."""
+
+    ref = StringProperty("")
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(text=name, color=theme.TEXT, halign="left", valign="middle",
+                         font_size=theme.BODY_PX, **kwargs)
+        self.full_name = name
+        self.bind(size=self._fit)
+
+    def _fit(self, *_args: Any) -> None:
+        if self.width <= 1:
+            return
+        for size_px in range(theme.BODY_PX, theme.FLOOR_PX - 1, -1):
+            if text_width_px(self.full_name, size_px) <= self.width:
+                self.font_size, self.text = size_px, self.full_name
+                break
+        else:
+            self.font_size = theme.FLOOR_PX
+            self.text = elided(self.full_name, self.width)
+        self.text_size = (self.width, self.height)
+
+
+def elided(name: str, width_px: float, font_px: float = theme.FLOOR_PX) -> str:
+    """``name`` as it fits ``width_px`` at ``font_px``: whole, or cut with "…"."""
+    if text_width_px(name, font_px) <= width_px:
+        return name
+    cut = len(name)
+    while cut > 1 and text_width_px(name[:cut] + ELLIPSIS, font_px) > width_px:
+        cut -= 1
+    return name[:cut].rstrip() + ELLIPSIS
 
 
 def refusal_text(code: OperatorCode) -> str:
@@ -65,7 +113,7 @@ class ServiceOperatorsScreen(ServicePage):
         self.list_box = BoxLayout(orientation="vertical", spacing=6)
         body.add_widget(self.list_box)
         form = Panel(orientation="vertical", padding=10, spacing=8, size_hint_x=None,
-                     width=300)
+                     width=270)
         self.form_title = FitLabel(text="", ref="operator_form_title", bold=True,
                                    size_hint_y=None, height=36)
         form.add_widget(self.form_title)
@@ -107,13 +155,13 @@ class ServiceOperatorsScreen(ServicePage):
         for operator in operators[self.first_row:self.first_row + ROWS_PER_PAGE]:
             row = Panel(orientation="horizontal", spacing=6, padding=(8, 4),
                         size_hint_y=None, height=60)
-            row.add_widget(FitLabel(text=operator.name, ref=f"op_name_{operator.operator_id}"))
+            row.add_widget(NameLabel(operator.name, ref=f"op_name_{operator.operator_id}"))
             row.add_widget(KButton(text=_("Rename"), ref=f"op_rename_{operator.operator_id}",
-                                   size_hint=(None, None), width=130, height=52,
+                                   size_hint=(None, None), width=120, height=52,
                                    font_size=theme.SMALL_PX,
                                    on_tap=lambda i=operator.operator_id: self._show_form(i)))
             row.add_widget(KButton(text=_("Retire"), ref=f"op_retire_{operator.operator_id}",
-                                   size_hint=(None, None), width=130, height=52,
+                                   size_hint=(None, None), width=120, height=52,
                                    font_size=theme.SMALL_PX,
                                    on_tap=lambda i=operator.operator_id: self.retire(i)))
             box.add_widget(row)
@@ -175,7 +223,8 @@ class OperatorChoiceScreen(KioskScreen):
         on_duty = self.app.operators.on_duty
         for operator in shown:
             grid.add_widget(KButton(
-                text=operator.name, ref=f"choose_{operator.operator_id}", height=72,
+                text=elided(operator.name, CHOICE_TEXT_PX), ref=f"choose_{operator.operator_id}",
+                height=72,
                 kind="selected" if on_duty is not None
                 and on_duty.operator_id == operator.operator_id else "neutral",
                 on_tap=lambda i=operator.operator_id: self.choose(i)))

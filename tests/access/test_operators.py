@@ -115,3 +115,13 @@ def test_a_book_without_a_folder_keeps_names_in_memory_only(tmp_path: Path) -> N
     assert book.add("Anna").ok and book.choose("op1").ok
     assert book.session_operator() == "Anna"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_file_is_set_aside_and_a_new_list_takes_its_place(tmp_path: Path) -> None:
+    operators_file(tmp_path).write_bytes(b"{garbage")
+    book, problem = OperatorBook.open_or_set_aside(operators_file(tmp_path))
+    assert problem is not None and "operators.json.damaged" in problem
+    assert (tmp_path / "operators.json.damaged").read_bytes() == b"{garbage"
+    assert book.add("Anna").ok
+    assert OperatorBook.open_or_set_aside(operators_file(tmp_path))[0].active()[0].name == "Anna"
+    assert OperatorBook.open_or_set_aside(operators_file(tmp_path))[1] is None

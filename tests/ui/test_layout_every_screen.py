@@ -62,7 +62,7 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     look.check("open")
     k.tap("menu_service_operators")
     look.check("no operators")
-    for name in ("Anna Petrova", "Ольга Константинова-Щедрина", "Marta"):
+    for name in ("Anna Petrova", "Ольга Константинова-Щедрина", "W" * 40):
         k.find("operator_name").text = name
         k.tap("operator_save")
     k.tap("op_rename_op2")
