@@ -116,6 +116,7 @@ def test_without_a_provisioned_pin_the_pad_refuses_and_says_why(kiosk: Any) -> N
 
 # -- lock-out ------------------------------------------------------------------------------------
 @pytest.mark.requirement("SR-142", "SR-143")
+@pytest.mark.slow  # minutes of the control loop on the virtual clock
 def test_five_wrong_pins_lock_for_five_minutes_then_ten_counted_down(kiosk: Any) -> None:
     k = kiosk
     provision(k)
@@ -144,6 +145,7 @@ def test_five_wrong_pins_lock_for_five_minutes_then_ten_counted_down(kiosk: Any)
 
 
 @pytest.mark.requirement("SR-142")
+@pytest.mark.slow  # minutes of the control loop on the virtual clock
 def test_a_lock_out_survives_a_restart_of_the_kiosk(kivy_window: Any, tmp_path: Path,
                                                     shots_dir: Path) -> None:
     k = build_kiosk(tmp_path, shots_dir)
@@ -313,6 +315,7 @@ def test_the_menu_lists_every_registered_page_the_role_admits_in_order(
 
 # -- leaving -------------------------------------------------------------------------------------
 @pytest.mark.requirement("SR-145")
+@pytest.mark.slow  # minutes of the control loop on the virtual clock
 def test_service_mode_times_out_to_home_after_three_idle_minutes(kiosk: Any) -> None:
     k = kiosk
     enter_as_technician(k)
