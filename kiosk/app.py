@@ -26,7 +26,9 @@ a ten-minute stage takes seconds and every run is the same.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from kivy.app import App
@@ -36,10 +38,14 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.widget import Widget
 
 from kiosk import i18n
+from kiosk.access.operators import OperatorBook, operators_file
+from kiosk.access.service_access import ServiceAccess, pin_file
 from kiosk.control.commands import Command, EndSession, Heartbeat, Stop, StopReason
 from kiosk.control.limits import SafetyConfig
 from kiosk.control.snapshot import Snapshot, TreatmentState
-from kiosk.screens import registry, theme
+from kiosk.records import RecordStore, StorageError
+from kiosk.records.events import LogEvent, stamp
+from kiosk.screens import registry, service_base, theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.fault_overlay import FaultOverlay
 from kiosk.screens.flow import TreatmentFlow
@@ -115,7 +121,7 @@ class KioskApp(App):
                  inject: Callable[..., None] | None = None,
                  fault_names: Sequence[str] = (), autopoll: bool = True,
                  poll_hz: float = POLL_HZ, language: str = i18n.DEFAULT_LANGUAGE,
-                 service_pin: str = "2468",
+                 state_dir: Path | None = None, wall_now_s: Callable[[], float] = time.time,
                  contact_thresholds_kohm: tuple[float, float] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -127,7 +133,13 @@ class KioskApp(App):
         self.fault_names = tuple(fault_names)
         self.autopoll = autopoll
         self.poll_period_s = 1.0 / poll_hz
-        self.service_pin = service_pin
+        # Service mode (issue 13): the PIN vault and the operators live in the UI's state
+        # folder; lock-outs are wall-clock times (they outlive a restart).
+        self.wall_now_s = wall_now_s
+        self.service_access = ServiceAccess(None if state_dir is None else pin_file(state_dir),
+                                            record=self.record_event)
+        self.operators, self.operators_problem = (OperatorBook(None), None) \
+            if state_dir is None else OperatorBook.open_or_set_aside(operators_file(state_dir))
         if contact_thresholds_kohm is None:
             defaults = SafetyConfig()
             contact_thresholds_kohm = (defaults.contact_start_max_kohm,
@@ -154,6 +166,7 @@ class KioskApp(App):
             Color(*theme.BACKGROUND)
             self._background = Rectangle(pos=root.pos, size=root.size)
         root.bind(size=lambda *_a: setattr(self._background, "size", root.size))
+        root.bind(on_touch_down=lambda *_a: self.service_access.touched(self.now_s()))
         self.screen_host = FloatLayout(size_hint=(1, 1))
         root.add_widget(self.screen_host)
         self.overlay = FaultOverlay(self)
@@ -211,6 +224,7 @@ class KioskApp(App):
         self.snapshot = snapshot
         self.polls += 1
         self.submit(Heartbeat())
+        service_base.tick(self)  # leaves service mode when current may flow, or when idle
         if self.flow.current_started and snapshot.session_id == self.flow.session_id:
             self.flow.stats.observe(snapshot)  # only this client's session counts
         if snapshot.fault is not None and snapshot.fault.at_s != self._noted_fault_at_s:
@@ -228,10 +242,14 @@ class KioskApp(App):
         if self.screen is not None:
             self.screen.on_leave()
             self.screen_host.remove_widget(self.screen)
+            self.screen = None
         screen_class = registry.SCREENS[visit.name]
         screen = screen_class(self, **visit.params)
         screen.build()
+        if self.nav.current is not visit:
+            return  # it sent us elsewhere while building (the service gate): that one shows
         self.screen = screen
+        service_base.shown(self, visit.name)  # home ends service mode
         self.screen_host.add_widget(screen)
         screen.on_snapshot(self.snapshot)
         self.storage_banner.update(self.snapshot)  # over the new title bar
@@ -279,6 +297,7 @@ class KioskApp(App):
         """The treatment is for this client: open the session record, go to the screening."""
         self.flow.client_id = client_id
         self.flow.client_label = label
+        self.records_view.operator = self.operators.session_operator()  # who treats (home)
         self.records_view.begin(self.flow)
         self.nav.go("screening")
 
@@ -286,6 +305,19 @@ class KioskApp(App):
         self.end_control_session()
         self.flow = TreatmentFlow()
         self.nav.reset("home")
+
+    def record_event(self, event: LogEvent) -> bool:
+        """Append a UI decision (service entry, PIN change, operators) to the event log, in the
+        records database this UI has open; False when it cannot be recorded."""
+        store = getattr(self.records_view, "store", None)
+        if not isinstance(store, RecordStore):
+            return False
+        try:
+            store.append_events([stamp(event, time.monotonic(), self.wall_now_s())],
+                                durable=event.is_safety_event)
+        except StorageError:
+            return False
+        return True
 
     def end_control_session(self) -> None:
         """Leaving a treatment ends its control session (issue 12 item 0, SR-049): the next

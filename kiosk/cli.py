@@ -30,7 +30,6 @@ from kiosk import i18n
 from kiosk.entry import exit_codes
 from kiosk.entry.arguments import STATE_DIR_HELP, add_board_arguments
 
-DEFAULT_SERVICE_PIN = "2468"
 PROG = "kiosk"
 
 
@@ -136,6 +135,7 @@ def run_kiosk(args: argparse.Namespace) -> int:
 def _run_app(args: argparse.Namespace, config_path: Path | None, state_dir: Path) -> int:
     configure_kivy(fullscreen=args.fullscreen)
     share_the_gil_with_the_control_thread()
+    from kiosk.access.provision import provision_for_sim
     from kiosk.app import KioskApp
     from kiosk.control.catalogue import load_catalogue
     from kiosk.control.limits import SafetyConfig
@@ -149,6 +149,8 @@ def _run_app(args: argparse.Namespace, config_path: Path | None, state_dir: Path
                                     writer=getattr(controller, "writer", None))
     safety = getattr(controller, "safety_config", None) or SafetyConfig()
     thresholds = (safety.contact_start_max_kohm, safety.contact_loss_kohm)
+    if args.sim:  # the device's factory PIN comes from its first boot (image_build/service-pin)
+        provision_for_sim(state_dir)
     controller.start()
     try:
         app = KioskApp(controller=controller, catalogue=load_catalogue(),
@@ -156,8 +158,7 @@ def _run_app(args: argparse.Namespace, config_path: Path | None, state_dir: Path
                        inject=fault_injector(controller) if args.sim else None,
                        fault_names=getattr(controller, "fault_names", ()),
                        language=args.language,
-                       service_pin=os.environ.get("KIOSK_SERVICE_PIN", DEFAULT_SERVICE_PIN),
-                       contact_thresholds_kohm=thresholds)
+                       state_dir=state_dir, contact_thresholds_kohm=thresholds)
         signal.signal(signal.SIGTERM, lambda *_a: app.stop())
         app.run()
     finally:

@@ -17,13 +17,13 @@ import signal
 from kiosk.ipc.client import RemoteController
 
 CONNECT_WAIT_S = 5.0
-DEFAULT_SERVICE_PIN = "2468"
 
 
 def run_remote_ui(args: argparse.Namespace) -> int:
     """The kiosk window as a client. The state folder is the daemon's (it holds the folder's
     lock): the UI opens only the records database in it (``--state-dir``, as given to the
     daemon; under ``--sim`` without it, a fresh folder of its own)."""
+    from kiosk.access.provision import provision_for_sim
     from kiosk.cli import configure_kivy
 
     configure_kivy(fullscreen=args.fullscreen)
@@ -38,11 +38,13 @@ def run_remote_ui(args: argparse.Namespace) -> int:
     remote.wait_connected(CONNECT_WAIT_S)
     state_dir = choose_state_dir(args.state_dir, sim=args.sim).path
     records_view = RecordsView.open(records_path(state_dir))
+    if args.sim:  # the service PIN vault is the UI's, in its state folder
+        provision_for_sim(state_dir)
     try:
         app = KioskApp(controller=remote, catalogue=load_catalogue(), records_view=records_view,
                        inject=remote.inject if remote.sim else None,
                        fault_names=remote.fault_names, language=args.language,
-                       service_pin=os.environ.get("KIOSK_SERVICE_PIN", DEFAULT_SERVICE_PIN))
+                       state_dir=state_dir)
         signal.signal(signal.SIGTERM, lambda *_a: app.stop())
         app.run()
     finally:

@@ -88,6 +88,7 @@ if in_root id -nG kiosk-ui | tr ' ' '\n' | grep -qx -e i2c -e gpio; then
 fi
 systemctl --root="$root" enable kiosk-control.service kiosk-ui.service
 systemctl --root="$root" mask getty@tty1.service
+"$here/service-pin/install.sh" "$root"  # first boot: the factory service PIN
 
 # --- the kiosk: a venv with the pinned wheels and the wheel of this commit ---------------------
 say "kiosk venv from pinned wheels (pip under qemu)"

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +31,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from kiosk.access.atomic import write_atomically
 
 FILE_VERSION = 1
 MAX_FILE_BYTES = 16 * 1024
@@ -60,6 +60,16 @@ class AccessCode(StrEnum):
     NOT_ALLOWED = "pin_not_allowed"
     STORE_DAMAGED = "pin_store_damaged"
     NOT_PROVISIONED = "pin_not_provisioned"
+    CURRENT_FLOWING = "service_refused_current"  # no service mode while current may flow
+
+
+class PinWeakness(StrEnum):
+    """Why a new PIN is refused (stable codes: the screens translate them)."""
+
+    LENGTH = "pin_length"
+    REPEATED = "pin_repeated_digit"
+    CONSECUTIVE = "pin_consecutive_digits"
+    REUSED = "pin_reused"
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class AccessDecision:
     role: Role | None = None
     locked_until_s: float | None = None
     wrong_in_row: int = 0
+    weakness: PinWeakness | None = None
 
     @property
     def granted(self) -> bool:
@@ -94,17 +105,30 @@ def default_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
-def weak_reason(pin: str) -> str | None:
-    """Why ``pin`` may not be chosen (None: acceptable)."""
+def weakness(pin: str) -> PinWeakness | None:
+    """Why ``pin`` may not be chosen, as a stable code (None: acceptable)."""
     if len(pin) != PIN_LENGTH or not pin.isascii() or not pin.isdigit():
-        return f"A PIN is exactly {PIN_LENGTH} digits."
+        return PinWeakness.LENGTH
     if len(set(pin)) == 1:
-        return "A PIN of one repeated digit is too easy to guess."
+        return PinWeakness.REPEATED
     digits = [int(c) for c in pin]
     steps = {b - a for a, b in itertools.pairwise(digits)}
     if steps in ({1}, {-1}):
-        return "A PIN of consecutive digits is too easy to guess."
+        return PinWeakness.CONSECUTIVE
     return None
+
+
+_WEAK_TEXTS = {
+    PinWeakness.LENGTH: f"A PIN is exactly {PIN_LENGTH} digits.",
+    PinWeakness.REPEATED: "A PIN of one repeated digit is too easy to guess.",
+    PinWeakness.CONSECUTIVE: "A PIN of consecutive digits is too easy to guess.",
+}
+
+
+def weak_reason(pin: str) -> str | None:
+    """Why ``pin`` may not be chosen, in plain words (None: acceptable)."""
+    code = weakness(pin)
+    return None if code is None else _WEAK_TEXTS[code]
 
 
 class PinVault:
@@ -170,14 +194,16 @@ class PinVault:
         if actor is Role.MANAGER and role is Role.TECHNICIAN:
             return AccessDecision(AccessCode.NOT_ALLOWED, "A manager cannot set the "
                                   "technician's PIN.", role=actor)
-        reason = weak_reason(new_pin)
-        if reason is not None:
-            return AccessDecision(AccessCode.WEAK, reason, role=actor)
+        if not isinstance(new_pin, str):
+            new_pin = ""
+        weak = weakness(new_pin)
+        if weak is not None:
+            return AccessDecision(AccessCode.WEAK, _WEAK_TEXTS[weak], role=actor, weakness=weak)
         for other, encoded in self._state.hashes.items():
             if self._matches(encoded, new_pin):
                 same = "the current PIN" if other is role else "another role's PIN"
                 return AccessDecision(AccessCode.WEAK, f"The new PIN may not be {same}.",
-                                      role=actor)
+                                      role=actor, weakness=PinWeakness.REUSED)
         self._state.hashes[role] = self._hasher.hash(new_pin)
         self._state.must_change.discard(role)
         self._state.last_seen_s = max(now_s, self._state.last_seen_s)
@@ -273,8 +299,6 @@ def _parse(raw: Any) -> _State:
 
 
 def _write(path: Path, state: _State) -> None:
-    """Atomic and durable: a temporary file in the same folder, fsync, rename, fsync the folder.
-    A power cut leaves the old file or the new one, never half of one."""
     body = json.dumps({
         "version": FILE_VERSION,
         "hashes": {role.value: h for role, h in state.hashes.items()},
@@ -284,22 +308,4 @@ def _write(path: Path, state: _State) -> None:
         "locked_until_s": state.locked_until_s,
         "last_seen_s": state.last_seen_s,
     }, indent=1).encode("utf-8")
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=".pins-", dir=folder)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            if os.write(fd, body) != len(body):
-                raise OSError(f"{tmp}: short write")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, body, mode=0o600)

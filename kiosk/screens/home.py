@@ -1,7 +1,11 @@
-"""Home: device status (ready / fault / service needed), start treatment, language, service entry.
+"""Home: device status (ready / fault / service needed), who treats, start treatment, language,
+device information.
 
-The service entry is discreet on purpose (a two-second press on the logo, the one long-press-only
-action the ui-guide allows); the beautician never needs it.
+Who treats: once the salon has operators, one of them is chosen here before a treatment starts
+("Start treatment" waits for it), and every session records that name.
+
+The service entry is discreet on purpose: a two-second press on the logo, and a quiet "Service"
+button on the device information page, so the long press is not the only way in (ui-guide).
 """
 
 from __future__ import annotations
@@ -128,19 +132,38 @@ class HomeScreen(KioskScreen):
         left.add_widget(Widget())
         body.add_widget(left)
         right = BoxLayout(orientation="vertical", spacing=12)
-        right.add_widget(Widget())
+        self.operator_button = self._operator_button()
+        right.add_widget(self.operator_button or Widget())
         logo_row = BoxLayout(size_hint_y=None, height=110)
         logo_row.add_widget(Widget())
         logo_row.add_widget(Logo(on_long_press=lambda: self.app.nav.go("service_pin")))
         logo_row.add_widget(Widget())
         right.add_widget(logo_row)
         right.add_widget(Widget())
+        right.add_widget(KButton(text=_("Device information"), ref="device_info",
+                                 height=56, font_size=theme.SMALL_PX,
+                                 on_tap=lambda: self.app.nav.go("device_info")))
         body.add_widget(right)
         self.add_widget(body)
         self.start_button = self.primary_button(_("Start treatment"), "start_treatment",
                                                 self.app.start_new_treatment)
         self.start_button.height = 80
         self.add_widget(self.action_bar(primary=self.start_button))
+
+    def _operator_button(self) -> KButton | None:
+        """"Who treats: Anna" (or, with nobody chosen, a yellow "Choose who treats")."""
+        book = self.app.operators
+        if not book.active():
+            return None
+        chosen = book.on_duty
+        from kiosk.screens.service_operators import elided
+
+        return KButton(text=_("Who treats: {name}").format(name=elided(chosen.name, 230))
+                       if chosen
+                       else _("Choose who treats"), ref="operator_choice",
+                       kind="neutral" if chosen else "warning", height=theme.PRIMARY_HEIGHT_PX,
+                       font_size=theme.SMALL_PX + 1,
+                       on_tap=lambda: self.app.nav.go("operator_choice"))
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
         status, headline, detail = device_status(self.app, snapshot)
@@ -153,4 +176,4 @@ class HomeScreen(KioskScreen):
         text_colour = theme.TEXT_DARK if status == "service" else theme.TEXT
         self.status_label.color = theme.CONTACT_GOOD if status == "ready" else text_colour
         self.status_detail.color = text_colour
-        self.start_button.disabled = status != "ready"
+        self.start_button.disabled = status != "ready" or self.app.operators.needs_choice()

@@ -188,8 +188,16 @@ def shots_dir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0) -> KioskDriver:
-    """The real app, the real control loop on the simulated board, the real records."""
+WALL_START_S = 1_800_000_000.0  # the kiosk's wall clock in tests: this plus the virtual time
+
+
+def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0,
+                state_dir: Path | None = None, wall_start_s: float = WALL_START_S
+                ) -> KioskDriver:
+    """The real app, the real control loop on the simulated board, the real records.
+
+    ``state_dir``: an existing folder (a restart on the same state); its wall clock (service
+    PIN lock-outs) runs with the virtual clock from ``wall_start_s``."""
     from kiosk.app import KioskApp
     from kiosk.cli import fault_injector
     from kiosk.control import service as control_service
@@ -198,19 +206,39 @@ def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0) -> KioskDrive
     from kiosk.records import records_path
     from kiosk.screens.records_view import RecordsView
 
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
-    controller = control_service.build_controller(sim=True, clock=VirtualClock(), seed=seed,
+    if state_dir is None:
+        state_dir = tmp_path / "state"
+        state_dir.mkdir()
+    clock = VirtualClock()
+    controller = control_service.build_controller(sim=True, clock=clock, seed=seed,
                                   state_dir=state_dir)
     records_view = RecordsView.open(records_path(state_dir),
                                     writer=getattr(controller, "writer", None))
     app = KioskApp(controller=controller, catalogue=load_catalogue(),
                    records_view=records_view, inject=fault_injector(controller),
-                   fault_names=controller.fault_names, autopoll=False, language="en")
+                   fault_names=controller.fault_names, autopoll=False, language="en",
+                   state_dir=state_dir, wall_now_s=lambda: wall_start_s + clock.now_s())
     app._run_prepare()  # what App.run() does before its loop: build, add to window, on_start
     driver = KioskDriver(app, controller, shots_dir)
     driver.advance(0.5)  # start-up: the self-test runs, the first snapshots arrive
     return driver
+
+
+def close_kiosk(driver: KioskDriver) -> None:
+    """Stop the app and its controller and take it out of the window (the fixture's end)."""
+    app = driver.app
+    app.dispatch("on_stop")
+    driver.controller.run_for(3.0)  # the Stop(SHUTDOWN) is carried out
+    for child in list(Window.children):
+        Window.remove_widget(child)
+    App._running_app = None
+    close = getattr(driver.controller, "close", None)
+    if callable(close):
+        close()
+    records = app.records_view
+    if hasattr(records, "close_store"):
+        records.close_store()
+    i18n.set_language("en")
 
 
 @pytest.fixture
@@ -219,16 +247,4 @@ def kiosk(kivy_window: Any, tmp_path: Path, shots_dir: Path) -> Iterator[KioskDr
     try:
         yield driver
     finally:
-        app = driver.app
-        app.dispatch("on_stop")
-        driver.controller.run_for(3.0)  # the Stop(SHUTDOWN) is carried out
-        for child in list(Window.children):
-            Window.remove_widget(child)
-        App._running_app = None
-        close = getattr(driver.controller, "close", None)
-        if callable(close):
-            close()
-        records = app.records_view
-        if hasattr(records, "close_store"):
-            records.close_store()
-        i18n.set_language("en")
+        close_kiosk(driver)

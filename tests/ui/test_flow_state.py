@@ -88,5 +88,6 @@ def test_every_screen_module_registers_its_screen_by_name() -> None:
     screens = registry.discover()
     for name in ("home", "client", "client_history", "screening", "screening_blocked",
                  "caution", "area", "indication", "active_choice", "program", "peel", "active",
-                 "placement", "current", "tonic", "summary", "service_pin", "service"):
+                 "placement", "current", "tonic", "summary", "service_pin", "service",
+                 "service_pin_change", "service_operators", "operator_choice", "device_info"):
         assert name in screens, name

@@ -37,8 +37,14 @@ class Inspector:
 def walk_every_screen(k: Any, look: Inspector) -> None:
     app = k.app
     look.check("idle")
-    # the service entry (a long press on the logo), the PIN pad with dots, a wrong PIN, service
-    app.nav.go("service_pin")
+    # the service entry (device information, or a long press on the logo), the PIN pad with
+    # dots, a wrong PIN, the forced change of the factory PIN, the menu and its pages
+    from tests.ui.service_helpers import FACTORY_PIN, TECHNICIAN_PIN, provision, type_pin
+
+    provision(k)
+    k.tap("device_info")
+    look.check("versions")
+    k.tap("service_entry")
     look.check("empty")
     for digit in "13":
         k.tap(f"pin_{digit}")
@@ -46,11 +52,24 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("pin_del")
     k.tap("pin_ok")
     look.check("wrong pin")
-    for digit in app.service_pin:
-        k.tap(f"pin_{digit}")
-    k.tap("pin_ok")
+    type_pin(k, FACTORY_PIN)
+    look.check("forced change")
+    type_pin(k, "111111")
+    look.check("weak pin")
+    type_pin(k, TECHNICIAN_PIN)
+    type_pin(k, TECHNICIAN_PIN)
     assert k.screen == "service"
     look.check("open")
+    k.tap("menu_service_operators")
+    look.check("no operators")
+    for name in ("Anna Petrova", "Ольга Константинова-Щедрина", "W" * 40):
+        k.find("operator_name").text = name
+        k.tap("operator_save")
+    k.tap("op_rename_op2")
+    look.check("three, renaming")
+    app.nav.back()
+    k.tap("menu_service_pin_change")
+    look.check("technician")
     walk_usb_export(k, look)
     # the event log, the device record and the self-test (issue 13)
     from kiosk.access.pins import Role
@@ -91,6 +110,12 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     look.check("manager")
     app.service_user = None
     app.nav.reset("home")
+    k.advance(0.2)
+    look.check("nobody chosen")
+    k.tap("operator_choice")
+    look.check("three")
+    k.tap("choose_op2")
+    look.check("chosen")
 
     # a client whose screening blocks the treatment
     k.new_client_to_screening()

@@ -323,19 +323,23 @@ def test_language_switches_at_run_time(kiosk: Any) -> None:
 
 
 def test_service_mode_is_behind_a_long_press_and_a_pin(kiosk: Any) -> None:
+    from tests.ui.service_helpers import FACTORY_PIN, TECHNICIAN_PIN, provision, type_pin
+
     k = kiosk
+    provision(k)
     k.tap("logo")  # a tap is not enough
     assert k.screen == "home"
     k.tap_and_hold("logo", 2.3)
     assert k.screen == "service_pin"
-    for key in "1111":
-        k.tap(f"pin_{key}")
-    k.tap("pin_ok")
-    assert k.text("pin_message") == "Wrong PIN."
-    for key in k.app.service_pin:
+    type_pin(k, "111111")
+    assert k.text("pin_message") == "Wrong PIN. Tries left before the entry locks: 4"
+    for key in FACTORY_PIN:
         k.tap(f"pin_{key}")
     k.screenshot("19_service_pin")
     k.tap("pin_ok")
+    assert k.screen == "service_pin_change"
+    type_pin(k, TECHNICIAN_PIN)
+    type_pin(k, TECHNICIAN_PIN)
     assert k.screen == "service"
     k.advance(0.5)
     assert k.text("service_selftest") == "Self-test: passed"
@@ -343,3 +347,5 @@ def test_service_mode_is_behind_a_long_press_and_a_pin(kiosk: Any) -> None:
     k.screenshot("20_service")
     k.tap("back")
     assert k.screen == "home"
+    k.advance(0.2)
+    assert k.app.service_user is None and not k.app.service_access.active

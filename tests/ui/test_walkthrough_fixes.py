@@ -208,7 +208,10 @@ def test_fault_overlay_shows_the_live_current_and_the_band_the_acknowledgement(
 
 
 def test_pin_pad_shows_drawn_dots_and_a_word_to_erase(kiosk: Any) -> None:
+    from tests.ui.service_helpers import provision
+
     k = kiosk
+    provision(k)
     k.app.nav.go("service_pin")
     k.tap("pin_1")
     k.tap("pin_2")
