@@ -115,7 +115,12 @@ class TreatmentFlow:
     client_label: str | None = None
     record_session: object | None = None  # the records layer's session handle
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # every screening answer given, general and about the area (the record stores these)
     screening_answers: dict[str, bool] = field(default_factory=dict)
+    # which of them are about the area (asked once it is known, domain.md 5) and the area they
+    # are about: None until every area item was answered for the chosen area
+    area_item_ids: set[str] = field(default_factory=set)
+    screened_area: str | None = None
     caution_answers: dict[str, bool] = field(default_factory=dict)
     caution_acknowledged: bool = False
     area: str | None = None
@@ -133,14 +138,34 @@ class TreatmentFlow:
     tonic: StageTimer | None = None
     active_confirmed: bool = False
     current_started: bool = False
+    # the optional second phase of the program (disincrustation: acidic toner, active electrode
+    # positive; domain.md 2), chosen after the main phase; the same control session continues
+    second_phase: bool = False
+    phase_started: bool = False  # the present phase's current was started
     sensation: str | None = None
     stats: CurrentStats = field(default_factory=CurrentStats)
     events: list[SessionEvent] = field(default_factory=list)
     saved: bool = False
 
     # -- screening -----------------------------------------------------------------------------
-    def answer(self, item_id: str, yes: bool) -> None:
+    def answer(self, item_id: str, yes: bool, *, about_area: bool = False) -> None:
         self.screening_answers[item_id] = yes
+        if about_area:
+            self.area_item_ids.add(item_id)
+
+    def area_screened(self, area: str) -> None:
+        """Every item "in the area" was answered for ``area`` (or the catalogue has none)."""
+        self.screened_area = area
+
+    def forget_area_answers(self) -> list[str]:
+        """Another area was chosen: the answers about the old one say nothing about the new one
+        (they are asked again). Returns the items that had been answered "yes"."""
+        forgotten = sorted(i for i in self.area_item_ids if self.screening_answers.get(i))
+        for item_id in self.area_item_ids:
+            self.screening_answers.pop(item_id, None)
+        self.area_item_ids.clear()
+        self.screened_area = None
+        return forgotten
 
     def unanswered(self, item_ids: list[str]) -> list[str]:
         return [item_id for item_id in item_ids if item_id not in self.screening_answers]
@@ -151,7 +176,9 @@ class TreatmentFlow:
 
     @property
     def screening_cleared(self) -> bool:
-        return bool(self.screening_answers) and not self.blocking_answers()
+        """No "yes" anywhere, and once an area is chosen its own items were asked for it."""
+        area_asked = self.area is None or self.screened_area == self.area
+        return bool(self.screening_answers) and not self.blocking_answers() and area_asked
 
     def answer_caution(self, item_id: str, applies: bool) -> None:
         self.caution_answers[item_id] = applies
@@ -162,8 +189,12 @@ class TreatmentFlow:
         return any(self.caution_answers.values())
 
     # -- program -------------------------------------------------------------------------------
-    def choose_area(self, area: str) -> None:
+    def choose_area(self, area: str) -> list[str]:
+        """Choose the area; another one than before forgets the program chosen for the old one
+        and the answers about it. Returns the forgotten "yes" answers (for the record)."""
+        forgotten: list[str] = []
         if area != self.area:
+            forgotten = self.forget_area_answers()
             self.area = area
             self.indication = None
             self.current_ma = None
@@ -171,6 +202,7 @@ class TreatmentFlow:
             self.electrode_id = None
             self.active_name = None
             self.polarity = None
+        return forgotten
 
     def choose_indication(self, indication: str) -> None:
         if indication != self.indication:
@@ -192,7 +224,26 @@ class TreatmentFlow:
             area=self.area, indication=self.indication, electrode_id=self.electrode_id,
             current_ma=self.current_ma, current_stage_s=self.current_stage_s,
             caution_acknowledged=self.caution_applies and self.caution_acknowledged,
-            reduced_caps=self.caution_applies, polarity=self.polarity)
+            reduced_caps=self.caution_applies, polarity=self.polarity,
+            second_phase=self.second_phase)
+
+    def second_phase_offered(self, program_has_one: bool) -> bool:
+        """Offer the optional second phase only after a main phase that ended normally (its
+        time or dose ran out): not after "burning", a fault, or a stage ended early."""
+        codes = [event.code for event in self.events]
+        return (program_has_one and not self.second_phase and self.phase_started
+                and self.stats.last_state is TreatmentState.DONE
+                and "client_discomfort" not in codes
+                and not any(code.startswith("fault:") for code in codes))
+
+    def choose_second_phase(self, active_name: str, charge: Polarity) -> None:
+        """The second phase: its own product and pole, its catalogue defaults, not started."""
+        self.second_phase = True
+        self.active_name = active_name
+        self.polarity = charge
+        self.current_ma = None
+        self.current_stage_s = None
+        self.phase_started = False
 
     def set_delivered_today(self, figures: tuple[float, float] | None) -> None:
         """The records' (dose, charge density) of today on this area; None (the records cannot

@@ -2,7 +2,8 @@
 
 It names every reason; the answers are already on the client's record (the screening screen
 stored them before opening this one). The only ways on: back to correct a mistaken tap (the new
-answers are stored again), or end the session.
+answers are stored again), or end the session. It promises nothing the flow does not offer: the
+flow has no session without current, so the screen does not suggest one (issue 11 item 3).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class ScreeningBlockedScreen(KioskScreen):
         if more > 0:
             body.add_widget(FitLabel(text=_("and {count} more").format(count=more),
                                      size_hint_y=None, height=30))
-        body.add_widget(FitLabel(text=_("The answers are saved with the client's record. You "
-                                        "may offer a treatment without current."),
+        body.add_widget(FitLabel(text=_("The answers are saved with the client's record. End "
+                                        "the session; Back corrects a mistaken answer."),
                                  ref="blocked_saved", color=theme.TEXT_DIM,
                                  size_hint_y=None, height=56))
         body.add_widget(Widget())
