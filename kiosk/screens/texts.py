@@ -171,6 +171,9 @@ EVENT_WORDS: dict[str, str] = {
     "tonic_done": N_("Tonic lotion finished"),
     "tonic_ended_early": N_("Tonic lotion ended before its timer"),
     "tonic_timer_not_used": N_("Tonic lotion without the timer"),
+    "area_screening_reset": N_("Another area chosen: its questions asked again"),
+    "second_phase_chosen": N_("Second phase chosen"),
+    "second_phase_declined": N_("Second phase declined"),
 }
 
 
