@@ -45,6 +45,19 @@ STEP_COUNT = len(Step)
 
 SENSATIONS = ("none", "tingling", "warm", "burning")
 
+CURRENT_ONLY_ITEMS = frozenset({"implanted_device", "metal_implant", "epilepsy",
+                                "heart_condition", "ent_condition", "endocrine_disorder"})
+"""Screening items whose risk is the current alone (company choice, C: to be confirmed by the
+biomedical engineer). After a "yes" on these only, the session may go on without current: the
+peel, the product and the tonic, recorded as such (issue 11 item 3). Not on the list, so a "yes"
+still ends the session: the skin of the area (lesions, chronic disease, damage, inflammation,
+reduced sensation: a peel and a product go on that skin too), an allergy to the product, a client
+who cannot report what they feel, fever or acute illness, pregnancy and lactation (kept out until
+confirmed), and any item added to the catalogue later."""
+
+NO_CURRENT_OUTCOME = "screening_blocked_without_current"
+"""The record's stop reason of a session done without current after a screening "yes"."""
+
 
 @dataclass
 class StageTimer:
@@ -142,6 +155,8 @@ class TreatmentFlow:
     # positive; domain.md 2), chosen after the main phase; the same control session continues
     second_phase: bool = False
     phase_started: bool = False  # the present phase's current was started
+    # after a screening "yes" on CURRENT_ONLY_ITEMS only: peel, product and tonic, no current
+    without_current: bool = False
     sensation: str | None = None
     stats: CurrentStats = field(default_factory=CurrentStats)
     events: list[SessionEvent] = field(default_factory=list)
@@ -179,6 +194,17 @@ class TreatmentFlow:
         """No "yes" anywhere, and once an area is chosen its own items were asked for it."""
         area_asked = self.area is None or self.screened_area == self.area
         return bool(self.screening_answers) and not self.blocking_answers() and area_asked
+
+    def without_current_allowed(self) -> bool:
+        """A session without current may be offered: there is a "yes", and every "yes" is
+        about the current alone (CURRENT_ONLY_ITEMS)."""
+        yes = self.blocking_answers()
+        return bool(yes) and all(item_id in CURRENT_ONLY_ITEMS for item_id in yes)
+
+    def screen_after_product(self) -> str:
+        """Where the flow goes once the product is chosen: the program summary, or straight to
+        the peel in a session without current (no program, no current)."""
+        return "peel" if self.without_current else "program"
 
     def answer_caution(self, item_id: str, applies: bool) -> None:
         self.caution_answers[item_id] = applies

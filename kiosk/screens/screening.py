@@ -108,17 +108,26 @@ class ScreeningScreen(KioskScreen):
     def next_page(self) -> None:
         flow = self.app.flow
         page = int(self.params.get("page", 0))
-        if flow.blocking_answers() and any(flow.screening_answers.get(i.id)
-                                           for i in self.page_items):
+        new_yes = any(flow.screening_answers.get(i.id) for i in self.page_items)
+        if new_yes and not (flow.without_current and flow.without_current_allowed()):
             self.app.records_view.store_screening(flow, self.app.catalogue)
-            self.app.nav.go("screening_blocked")
-        elif (page + 1) * PAGE_SIZE < len(self.items()):
-            self.app.nav.go("screening", page=page + 1, scope=self.scope)
+            self.app.nav.go("screening_blocked", scope=self.scope, page=page)
         else:
-            if self.scope == "area":
-                flow.area_screened(flow.area)
-            self.app.records_view.store_screening(flow, self.app.catalogue)
-            self.app.nav.go("area" if self.scope == "general" else after_area_screening(self.app))
+            continue_screening(self.app, self.scope, page)
+
+
+def continue_screening(app: Any, scope: str, page: int) -> None:
+    """On from a page all of whose answers may go on: the next page, else the area (after the
+    general items) or what follows the area's items. Also the way on of a session without
+    current from the block screen: the rest of the screening is still asked."""
+    flow = app.flow
+    if (page + 1) * PAGE_SIZE < len(app.catalogue.screening_for(scope)):
+        app.nav.go("screening", page=page + 1, scope=scope)
+        return
+    if scope == "area":
+        flow.area_screened(flow.area)
+    app.records_view.store_screening(flow, app.catalogue)
+    app.nav.go("area" if scope == "general" else after_area_screening(app))
 
 
 def after_area_screening(app: Any) -> str:

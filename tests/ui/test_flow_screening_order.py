@@ -113,3 +113,33 @@ def test_the_second_phase_is_offered_once_and_starts_with_its_own_product_and_de
     assert request.second_phase is True and request.polarity is Polarity.POSITIVE
     assert request.current_ma is None and request.current_stage_s is None  # its own defaults
     assert not flow.phase_started and flow.current_started  # a new phase, the same session
+
+
+@pytest.mark.requirement("SR-127")
+@pytest.mark.parametrize(("yes", "allowed"), [
+    ((), False),  # nothing blocks: nothing to offer
+    (("implanted_device",), True),
+    (("implanted_device", "epilepsy"), True),
+    (("metal_implant",), True),
+    (("implanted_device", "current_intolerance_or_allergy"), False),  # the product itself
+    (("pregnancy",), False),  # kept out until confirmed
+    (("damaged_skin",), False),  # the peel goes on that skin too
+    (("cannot_report_sensations",), False),
+], ids=lambda v: "+".join(v) if isinstance(v, tuple) else str(v))
+def test_a_session_without_current_only_when_every_yes_is_about_the_current(
+        yes: tuple[str, ...], allowed: bool) -> None:
+    flow = TreatmentFlow()
+    _answer_all_no(flow, "general")
+    for item_id in yes:
+        flow.answer(item_id, True)
+    assert flow.without_current_allowed() is allowed
+    assert flow.screen_after_product() == "program"
+    flow.without_current = True
+    assert flow.screen_after_product() == "peel"
+    assert not flow.screening_cleared or not yes  # a yes never clears the current
+
+
+def test_every_current_only_item_is_a_catalogue_item() -> None:
+    from kiosk.screens.flow import CURRENT_ONLY_ITEMS
+
+    assert CURRENT_ONLY_ITEMS - {i.id for i in load_catalogue().screening_items} == set()

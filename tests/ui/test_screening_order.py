@@ -150,3 +150,81 @@ def test_the_peel_caution_excludes_the_devices_own_peel_in_both_languages(kiosk:
     assert k.screen == "caution"
     assert "не энзимный пилинг этого аппарата" in k.text(f"question_{caution.id}")
     k.screenshot("04_cautions_ru")
+
+
+def _no_except(k: Any, yes_id: str | None = None) -> None:
+    for item in k.app.screen.page_items:
+        k.tap(f"{'yes' if item.id == yes_id else 'no'}_{item.id}")
+    k.tap("next")
+
+
+@pytest.mark.requirement("SR-127")
+@pytest.mark.requirement("SR-121")
+def test_a_yes_about_the_current_alone_offers_peel_product_and_tonic_recorded_as_such(
+        kiosk: Any) -> None:
+    k = kiosk
+    k.new_client_to_screening()
+    _no_except(k, "implanted_device")
+    assert k.screen == "screening_blocked"
+    assert k.has("without_current") and k.has("end_session")
+    k.screenshot("03c_blocked_without_current")
+    k.tap("without_current")
+    # the rest of the screening is still asked: the general items, the area's, the cautions
+    assert k.screen == "screening" and k.app.nav.current.params["page"] == 1
+    k.answer_all_screening_no()
+    k.tap("area_face")
+    k.answer_all_screening_no()
+    k.answer_cautions_no()
+    k.tap("indication_pigmentation")
+    if k.screen == "active_choice":
+        k.tap("active_0")
+    assert k.screen == "peel"  # no program summary: no current in this session
+    k.tap("next")
+    assert k.screen == "active" and k.has("no_current_note") and not k.has("polarity_words")
+    k.tap("confirm_active")
+    assert k.screen == "tonic"
+    k.tap("next")
+    assert k.screen == "summary"
+    k.tap("sensation_none")
+    k.tap("save")
+    assert "current" not in k.app.nav.stack and "placement" not in k.app.nav.stack
+    snap = k.app.snapshot
+    assert snap.session_id is None and not snap.output_enabled  # the core never started
+    record = _record(k)
+    assert record.screening_result.value == "blocked"
+    assert record.screening_answers["implanted_device"] is True
+    assert record.program is None
+    assert record.summary.stop_reason == "screening_blocked_without_current"
+    assert record.summary.dose_ma_min is None
+    events = [(e["event"], e.get("detail")) for e in record.summary.ramp_events]
+    assert ("without_current_chosen", "implanted_device") in events
+    assert any(code == "active_applied" and detail for code, detail in events)
+
+
+@pytest.mark.requirement("SR-127")
+def test_a_yes_about_the_product_or_the_skin_ends_the_session_without_an_offer(
+        kiosk: Any) -> None:
+    k = kiosk
+    k.new_client_to_screening()
+    _no_except(k, "implanted_device")
+    k.tap("without_current")
+    k.answer_all_screening_no()
+    k.tap("area_face")
+    _no_except(k, "damaged_skin")  # the peel would go on that skin
+    assert k.screen == "screening_blocked"
+    assert not k.has("without_current") and k.has("end_session")
+    k.app.set_language("ru")
+    assert not k.has("without_current")
+    k.screenshot("03d_blocked_ru")
+    k.tap("end_session")
+    assert k.screen == "home"
+
+    k.app.set_language("en")
+    k.new_client_to_screening()
+    page_items = [i.id for i in k.app.screen.page_items]
+    allergy = "current_intolerance_or_allergy"
+    while allergy not in page_items:
+        _no_except(k)
+        page_items = [i.id for i in k.app.screen.page_items]
+    _no_except(k, allergy)
+    assert k.screen == "screening_blocked" and not k.has("without_current")
