@@ -112,7 +112,9 @@ class HelpView(Panel):
     # -- layout ---------------------------------------------------------------------------------
     def _body_size(self) -> tuple[float, float]:
         width = self.width - 2 * PAD_PX
-        height = self.height - HEADER_PX - TABS_PX - PAGER_PX - 3 * 4 - 4
+        # the header, tabs and pager rows, the view's spacing and bottom padding, and the gap
+        # before the filler that ends the body's column
+        height = self.height - HEADER_PX - TABS_PX - PAGER_PX - 3 * 4 - 4 - ITEM_GAP_PX
         return width, height
 
     def pages(self) -> list[list[tuple[str, float]]]:
