@@ -55,6 +55,14 @@ class Guide:
                 return item
         raise KeyError(f"no help for step {step_id!r}; steps: {list(STEP_IDS)}")
 
+    def step_texts(self) -> list[str]:
+        """The texts the help view shows (titles and bullets of every step), in order: the
+        kiosk translates them by message id, so the catalogue tool extracts these."""
+        out: list[str] = []
+        for s in self.steps:
+            out += [s.title, *s.do, *s.client_feels, *s.watch_for]
+        return list(dict.fromkeys(t for t in out if t))
+
     def texts(self) -> list[str]:
         """Every translatable text, in order (the catalogue tool extracts these)."""
         out: list[str] = []

@@ -25,6 +25,9 @@ class ActiveScreen(KioskScreen):
 
     def build_content(self) -> None:
         flow = self.app.flow
+        if flow.without_current:
+            self._build_without_current()
+            return
         info = cv.program_info(self.app.catalogue, flow)
         area = self.app.catalogue.area(flow.area)
         product = cv.tr(flow.active_name or info.phase.actives[0].name)
@@ -52,8 +55,25 @@ class ActiveScreen(KioskScreen):
         self.add_widget(self.action_bar(primary=self.primary_button(
             _("Product applied"), "confirm_active", self.confirm)))
 
+    def _build_without_current(self) -> None:
+        """A session without current: the product only; no electrodes, no polarity."""
+        body = BoxLayout(orientation="vertical", padding=(14, 8), spacing=6)
+        body.add_widget(FitLabel(text=_("Product: {name}").format(
+            name=cv.tr(self.app.flow.active_name or "")), ref="product", bold=True,
+            max_font_px=theme.BODY_PX + 2, size_hint_y=None, height=50))
+        band = Panel(orientation="vertical", padding=(10, 4), size_hint_y=None, height=64,
+                     background=theme.ALARM_INFO)
+        band.add_widget(FitLabel(text=_("Session without current: apply the product by hand; "
+                                        "no electrodes."), ref="no_current_note",
+                                 color=theme.TEXT_DARK))
+        body.add_widget(band)
+        body.add_widget(Widget())
+        self.add_widget(body)
+        self.add_widget(self.action_bar(primary=self.primary_button(
+            _("Product applied"), "confirm_active", self.confirm)))
+
     def confirm(self) -> None:
         flow = self.app.flow
         flow.active_confirmed = True
         flow.note_event(self.app.now_s(), "active_applied", flow.active_name or "")
-        self.app.nav.go("placement")
+        self.app.nav.go("tonic" if flow.without_current else "placement")

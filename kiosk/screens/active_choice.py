@@ -46,4 +46,4 @@ class ActiveChoiceScreen(KioskScreen):
 
     def choose(self, active: object) -> None:
         self.app.flow.choose_active(active.name, active.charge)  # type: ignore[attr-defined]
-        self.app.nav.go("program")
+        self.app.nav.go(self.app.flow.screen_after_product())

@@ -1,4 +1,9 @@
-"""Step 3a: the treatment area (face, neck, décolleté, eye area), one big button each."""
+"""Step 3a: the treatment area (face, neck, décolleté, eye area), one big button each.
+
+Choosing it opens the screening items "in the area" (domain.md 5), asked for this area; another
+area than before asks them again (the old answers are forgotten, a forgotten "yes" is noted on
+the session's events).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from kiosk.screens import theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.flow import Step
 from kiosk.screens.registry import register
+from kiosk.screens.screening import after_area_screening
 from kiosk.screens.widgets import FitLabel, KButton
 
 
@@ -41,5 +47,16 @@ class AreaScreen(KioskScreen):
         self.add_widget(self.action_bar())
 
     def choose(self, area_id: str) -> None:
-        self.app.flow.choose_area(area_id)
-        self.app.nav.go("indication")
+        flow = self.app.flow
+        old_area = flow.area
+        forgotten = flow.choose_area(area_id)
+        if forgotten:
+            flow.note_event(self.app.now_s(), "area_screening_reset",
+                            f"{old_area}: {', '.join(forgotten)}")
+        if flow.screened_area == area_id:  # asked for this area already (Back, same area)
+            self.app.nav.go(after_area_screening(self.app))
+        elif self.app.catalogue.screening_for("area"):
+            self.app.nav.go("screening", scope="area")
+        else:
+            flow.area_screened(area_id)
+            self.app.nav.go(after_area_screening(self.app))

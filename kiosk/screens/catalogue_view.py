@@ -87,7 +87,7 @@ def program_info(catalogue: Catalogue, flow: Any) -> ProgramInfo:
     if isinstance(resolved, Reason):
         raise ValueError(f"the chosen program cannot run: {resolved}")
     program = catalogue.program(flow.area, flow.indication)
-    phase = program.main
+    phase = program.phase(request.second_phase) or program.main  # the phase the request runs
     area = catalogue.area(flow.area)
     electrode = catalogue.electrode(resolved.electrode_id)
     return ProgramInfo(program=program, phase=phase, resolved=resolved,

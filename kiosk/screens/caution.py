@@ -1,4 +1,9 @@
-"""Caution items (domain.md 5): not blocking, but a warning to acknowledge that halves the caps."""
+"""Caution items (domain.md 5): not blocking, but a warning to acknowledge that halves the caps.
+
+Asked after the area and its own screening items: "near the treated area" then means the chosen
+one. The peel item is about a peel done elsewhere or earlier today, never this device's own
+stage-1 peel (which every session has, after this screen).
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,7 @@ class CautionScreen(KioskScreen):
         complete = not [i for i in items if i.id not in flow.caution_answers]
         ready = complete and (not applying or flow.caution_acknowledged)
         self.add_widget(self.action_bar(primary=self.primary_button(
-            _("Next"), "next", lambda: self.app.nav.go("area"), enabled=ready)))
+            _("Next"), "next", lambda: self.app.nav.go("indication"), enabled=ready)))
 
     def answer(self, item_id: str, applies: bool) -> None:
         self.app.flow.answer_caution(item_id, applies)

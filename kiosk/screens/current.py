@@ -76,6 +76,10 @@ class CurrentScreen(KioskScreen):
         self._seen_reasons: list[Any] = [self.app.snapshot.last_refusal,
                                          self.app.snapshot.last_decision]
         self._reason_shown: ShownReason | None = None
+        # the area's own expected sensations (the eye area: flashes of light mean stop) stand
+        # in the band whenever no warning needs it: the client is told what to feel here
+        own = self.app.catalogue.area(flow.area).expected_sensations
+        self.area_note = cv.tr(own[0]) if own else None
 
         self.state_band = Panel(orientation="horizontal", size_hint_y=None, height=46,
                                 padding=(12, 2), spacing=10)
@@ -156,9 +160,10 @@ class CurrentScreen(KioskScreen):
         """Contact check, then a fresh ramp from zero (also the way on after a fault)."""
         flow = self.app.flow
         self.app.submit(flow.start_command())  # with the day's dose so far (SR-053)
-        flow.note_event(self.app.now_s(), "start_requested" if not flow.current_started
+        flow.note_event(self.app.now_s(), "start_requested" if not flow.phase_started
                         else "restart_requested")
         flow.current_started = True
+        flow.phase_started = True
 
     def adjust(self, delta_ma: float) -> None:
         self.app.submit(AdjustCurrent(delta_ma))
@@ -181,7 +186,18 @@ class CurrentScreen(KioskScreen):
         self.app.records_view.add_sensation(flow, "burning")
         self._arrange_for(self.app.snapshot.state)
 
+    def second_phase_next(self) -> bool:
+        flow = self.app.flow
+        program = self.app.catalogue.program(flow.area, flow.indication)
+        return flow.second_phase_offered(program.second_phase is not None)
+
     def end_stage(self) -> None:
+        """On to the tonic; after a main phase that ended normally, first the offer of the
+        program's optional second phase (the acidic toner after deep cleansing)."""
+        self.app.nav.go("second_phase" if self.second_phase_next() else "tonic")
+
+    def skip_to_tonic(self) -> None:
+        self.app.flow.note_event(self.app.now_s(), "second_phase_declined")
         self.app.nav.go("tonic")
 
     # -- display ----------------------------------------------------------------------------
@@ -199,9 +215,15 @@ class CurrentScreen(KioskScreen):
         slot._on_tap = action
 
     def _arrange_for(self, state: TreatmentState) -> None:
-        started = self.app.flow.current_started
+        started = self.app.flow.phase_started
         burnt = self.app.flow.burning_recorded()
-        if burnt and state in (TreatmentState.IDLE, TreatmentState.PAUSED, TreatmentState.DONE):
+        if not started and state is TreatmentState.DONE:
+            # the second phase, chosen after the main one ended: its own start
+            self._set_slot(self.slot_a, _("Check contact and start"), "primary",
+                           self.start_current)
+            self._set_slot(self.slot_b, _("Skip: tonic lotion"), "neutral", self.skip_to_tonic)
+        elif burnt and state in (TreatmentState.IDLE, TreatmentState.PAUSED,
+                                 TreatmentState.DONE):
             # after "client feels burning" the way on is to end the stage, not to start again
             self._set_slot(self.slot_a, _("End current stage"), "primary", self.end_stage)
             self._set_slot(self.slot_b, _("Check contact and start again"), "neutral",
@@ -215,7 +237,8 @@ class CurrentScreen(KioskScreen):
             self._set_slot(self.slot_a, _("Resume (new contact check)"), "primary", self.resume)
             self._set_slot(self.slot_b, _("End current stage"), "neutral", self.end_stage)
         elif state is TreatmentState.DONE:
-            self._set_slot(self.slot_a, _("Next: tonic lotion"), "primary", self.end_stage)
+            self._set_slot(self.slot_a, _("Next: optional second phase") if self.second_phase_next()
+                           else _("Next: tonic lotion"), "primary", self.end_stage)
             self._set_slot(self.slot_b, None)
         elif state in (TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP,
                        TreatmentState.HOLD):
@@ -269,7 +292,8 @@ class CurrentScreen(KioskScreen):
     def _show_messages(self, snapshot: Snapshot) -> None:
         """The band shows what the newest snapshot (and the flow) says now, nothing older."""
         self._remember_reason(snapshot)
-        message = band_message(snapshot, self.app.flow, self._reason_shown)
+        message = band_message(snapshot, self.app.flow, self._reason_shown,
+                               note=self.area_note)
         if message is None:
             self.banner.show(None)
         else:
@@ -301,10 +325,20 @@ class ShownReason:
     since_s: float
 
 
-def band_message(snapshot: Snapshot, flow: Any,
-                 shown: ShownReason | None) -> tuple[str, str] | None:
+def band_message(snapshot: Snapshot, flow: Any, shown: ShownReason | None, *,
+                 note: str | None = None) -> tuple[str, str] | None:
     """(text, level) of the band for this snapshot, or None: every warning holds only while its
-    cause is in the snapshot (a STOP, a zero voltage or a good contact clears it at once)."""
+    cause is in the snapshot (a STOP, a zero voltage or a good contact clears it at once).
+    ``note`` (the area's own expected sensation) is shown, as information, when nothing else
+    is."""
+    message = _band_warning(snapshot, flow, shown)
+    if message is None and note is not None and snapshot.fault is None:
+        return note, "info"
+    return message
+
+
+def _band_warning(snapshot: Snapshot, flow: Any,
+                  shown: ShownReason | None) -> tuple[str, str] | None:
     flowing = snapshot.output_enabled and snapshot.state in LIVE_FLOWING
     if snapshot.compliance_warning and flowing and snapshot.electrode_v > 0.05:
         return (_("The electrode voltage is high: the ramp is held. Check and wet the "

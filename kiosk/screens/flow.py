@@ -45,6 +45,19 @@ STEP_COUNT = len(Step)
 
 SENSATIONS = ("none", "tingling", "warm", "burning")
 
+CURRENT_ONLY_ITEMS = frozenset({"implanted_device", "metal_implant", "epilepsy",
+                                "heart_condition", "ent_condition", "endocrine_disorder"})
+"""Screening items whose risk is the current alone (company choice, C: to be confirmed by the
+biomedical engineer). After a "yes" on these only, the session may go on without current: the
+peel, the product and the tonic, recorded as such (issue 11 item 3). Not on the list, so a "yes"
+still ends the session: the skin of the area (lesions, chronic disease, damage, inflammation,
+reduced sensation: a peel and a product go on that skin too), an allergy to the product, a client
+who cannot report what they feel, fever or acute illness, pregnancy and lactation (kept out until
+confirmed), and any item added to the catalogue later."""
+
+NO_CURRENT_OUTCOME = "screening_blocked_without_current"
+"""The record's stop reason of a session done without current after a screening "yes"."""
+
 
 @dataclass
 class StageTimer:
@@ -115,7 +128,12 @@ class TreatmentFlow:
     client_label: str | None = None
     record_session: object | None = None  # the records layer's session handle
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # every screening answer given, general and about the area (the record stores these)
     screening_answers: dict[str, bool] = field(default_factory=dict)
+    # which of them are about the area (asked once it is known, domain.md 5) and the area they
+    # are about: None until every area item was answered for the chosen area
+    area_item_ids: set[str] = field(default_factory=set)
+    screened_area: str | None = None
     caution_answers: dict[str, bool] = field(default_factory=dict)
     caution_acknowledged: bool = False
     area: str | None = None
@@ -133,14 +151,36 @@ class TreatmentFlow:
     tonic: StageTimer | None = None
     active_confirmed: bool = False
     current_started: bool = False
+    # the optional second phase of the program (disincrustation: acidic toner, active electrode
+    # positive; domain.md 2), chosen after the main phase; the same control session continues
+    second_phase: bool = False
+    phase_started: bool = False  # the present phase's current was started
+    # after a screening "yes" on CURRENT_ONLY_ITEMS only: peel, product and tonic, no current
+    without_current: bool = False
     sensation: str | None = None
     stats: CurrentStats = field(default_factory=CurrentStats)
     events: list[SessionEvent] = field(default_factory=list)
     saved: bool = False
 
     # -- screening -----------------------------------------------------------------------------
-    def answer(self, item_id: str, yes: bool) -> None:
+    def answer(self, item_id: str, yes: bool, *, about_area: bool = False) -> None:
         self.screening_answers[item_id] = yes
+        if about_area:
+            self.area_item_ids.add(item_id)
+
+    def area_screened(self, area: str) -> None:
+        """Every item "in the area" was answered for ``area`` (or the catalogue has none)."""
+        self.screened_area = area
+
+    def forget_area_answers(self) -> list[str]:
+        """Another area was chosen: the answers about the old one say nothing about the new one
+        (they are asked again). Returns the items that had been answered "yes"."""
+        forgotten = sorted(i for i in self.area_item_ids if self.screening_answers.get(i))
+        for item_id in self.area_item_ids:
+            self.screening_answers.pop(item_id, None)
+        self.area_item_ids.clear()
+        self.screened_area = None
+        return forgotten
 
     def unanswered(self, item_ids: list[str]) -> list[str]:
         return [item_id for item_id in item_ids if item_id not in self.screening_answers]
@@ -151,7 +191,20 @@ class TreatmentFlow:
 
     @property
     def screening_cleared(self) -> bool:
-        return bool(self.screening_answers) and not self.blocking_answers()
+        """No "yes" anywhere, and once an area is chosen its own items were asked for it."""
+        area_asked = self.area is None or self.screened_area == self.area
+        return bool(self.screening_answers) and not self.blocking_answers() and area_asked
+
+    def without_current_allowed(self) -> bool:
+        """A session without current may be offered: there is a "yes", and every "yes" is
+        about the current alone (CURRENT_ONLY_ITEMS)."""
+        yes = self.blocking_answers()
+        return bool(yes) and all(item_id in CURRENT_ONLY_ITEMS for item_id in yes)
+
+    def screen_after_product(self) -> str:
+        """Where the flow goes once the product is chosen: the program summary, or straight to
+        the peel in a session without current (no program, no current)."""
+        return "peel" if self.without_current else "program"
 
     def answer_caution(self, item_id: str, applies: bool) -> None:
         self.caution_answers[item_id] = applies
@@ -162,8 +215,12 @@ class TreatmentFlow:
         return any(self.caution_answers.values())
 
     # -- program -------------------------------------------------------------------------------
-    def choose_area(self, area: str) -> None:
+    def choose_area(self, area: str) -> list[str]:
+        """Choose the area; another one than before forgets the program chosen for the old one
+        and the answers about it. Returns the forgotten "yes" answers (for the record)."""
+        forgotten: list[str] = []
         if area != self.area:
+            forgotten = self.forget_area_answers()
             self.area = area
             self.indication = None
             self.current_ma = None
@@ -171,6 +228,7 @@ class TreatmentFlow:
             self.electrode_id = None
             self.active_name = None
             self.polarity = None
+        return forgotten
 
     def choose_indication(self, indication: str) -> None:
         if indication != self.indication:
@@ -192,7 +250,26 @@ class TreatmentFlow:
             area=self.area, indication=self.indication, electrode_id=self.electrode_id,
             current_ma=self.current_ma, current_stage_s=self.current_stage_s,
             caution_acknowledged=self.caution_applies and self.caution_acknowledged,
-            reduced_caps=self.caution_applies, polarity=self.polarity)
+            reduced_caps=self.caution_applies, polarity=self.polarity,
+            second_phase=self.second_phase)
+
+    def second_phase_offered(self, program_has_one: bool) -> bool:
+        """Offer the optional second phase only after a main phase that ended normally (its
+        time or dose ran out): not after "burning", a fault, or a stage ended early."""
+        codes = [event.code for event in self.events]
+        return (program_has_one and not self.second_phase and self.phase_started
+                and self.stats.last_state is TreatmentState.DONE
+                and "client_discomfort" not in codes
+                and not any(code.startswith("fault:") for code in codes))
+
+    def choose_second_phase(self, active_name: str, charge: Polarity) -> None:
+        """The second phase: its own product and pole, its catalogue defaults, not started."""
+        self.second_phase = True
+        self.active_name = active_name
+        self.polarity = charge
+        self.current_ma = None
+        self.current_stage_s = None
+        self.phase_started = False
 
     def set_delivered_today(self, figures: tuple[float, float] | None) -> None:
         """The records' (dose, charge density) of today on this area; None (the records cannot

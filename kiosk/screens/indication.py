@@ -46,6 +46,6 @@ class IndicationScreen(KioskScreen):
         if len(program.actives) == 1:
             active = program.actives[0]
             flow.choose_active(active.name, active.charge)
-            self.app.nav.go("program")
+            self.app.nav.go(self.app.flow.screen_after_product())
         else:
             self.app.nav.go("active_choice")

@@ -1,8 +1,12 @@
 """Step 2: contraindication screening, every blocking item of domain.md 5 as yes/no.
 
-Four questions a page (no scrolling, no swipe), each answered by a tap on "Yes" or "No". Any
-"yes" ends on the "treatment with current not possible" screen, which names the reasons and
-records them. Then the caution items: a warning to acknowledge, which halves the caps.
+In the order domain.md 5 asks for: the general items (``scope = "general"`` in the catalogue:
+pregnancy, implants, epilepsy, ...) before the area is chosen; the items "in the area"
+(``scope = "area"``) once it is known, so the answer is about that area (the area screen opens
+this screen again with ``scope="area"``; another area asks them again). Four questions a page
+(no scrolling, no swipe), each answered by a tap on "Yes" or "No". Any "yes" ends on the
+"treatment with current not possible" screen, which names the reasons and records them. After the
+area's items, the caution items: a warning to acknowledge, which halves the caps.
 """
 
 from __future__ import annotations
@@ -53,11 +57,18 @@ class ScreeningScreen(KioskScreen):
     name = "screening"
     step = Step.SCREENING
 
+    @property
+    def scope(self) -> str:
+        return "area" if self.params.get("scope") == "area" else "general"
+
     def title(self) -> str:
+        if self.scope == "area":
+            area = self.app.catalogue.area(self.app.flow.area)
+            return _("Contraindications: {area}").format(area=cv.tr(area.name))
         return _("Contraindications")
 
     def items(self) -> list[Any]:
-        return list(self.app.catalogue.screening_items)
+        return list(self.app.catalogue.screening_for(self.scope))
 
     def build_content(self) -> None:
         page = int(self.params.get("page", 0))
@@ -65,10 +76,11 @@ class ScreeningScreen(KioskScreen):
         shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
         self.page_items = shown
         body = BoxLayout(orientation="vertical", padding=(10, 4), spacing=4)
+        hint = _("Ask about the treated area. Questions {first}-{last} of {total}.") \
+            if self.scope == "area" else _("Ask the client. Questions {first}-{last} of {total}.")
         body.add_widget(FitLabel(
-            text=_("Ask the client. Questions {first}-{last} of {total}.").format(
-                first=page * PAGE_SIZE + 1, last=page * PAGE_SIZE + len(shown),
-                total=len(items)),
+            text=hint.format(first=page * PAGE_SIZE + 1, last=page * PAGE_SIZE + len(shown),
+                             total=len(items)),
             ref="screening_page", color=theme.TEXT_DIM, size_hint_y=None, height=26,
             max_font_px=theme.SMALL_PX + 1))
         answers = self.app.flow.screening_answers
@@ -89,19 +101,36 @@ class ScreeningScreen(KioskScreen):
     def answer(self, item_id: str, yes: bool) -> None:
         """One tap, one row updated (a rebuild per tap made garbage the collector then paid
         for while holding the GIL)."""
-        self.app.flow.answer(item_id, yes)
+        self.app.flow.answer(item_id, yes, about_area=self.scope == "area")
         self.rows[item_id].show(yes)
         self._update_next()
 
     def next_page(self) -> None:
         flow = self.app.flow
         page = int(self.params.get("page", 0))
-        if flow.blocking_answers() and any(flow.screening_answers.get(i.id)
-                                           for i in self.page_items):
+        new_yes = any(flow.screening_answers.get(i.id) for i in self.page_items)
+        if new_yes and not (flow.without_current and flow.without_current_allowed()):
             self.app.records_view.store_screening(flow, self.app.catalogue)
-            self.app.nav.go("screening_blocked")
-        elif (page + 1) * PAGE_SIZE < len(self.items()):
-            self.app.nav.go("screening", page=page + 1)
+            self.app.nav.go("screening_blocked", scope=self.scope, page=page)
         else:
-            self.app.records_view.store_screening(flow, self.app.catalogue)
-            self.app.nav.go("caution" if self.app.catalogue.caution_items else "area")
+            continue_screening(self.app, self.scope, page)
+
+
+def continue_screening(app: Any, scope: str, page: int) -> None:
+    """On from a page all of whose answers may go on: the next page, else the area (after the
+    general items) or what follows the area's items. Also the way on of a session without
+    current from the block screen: the rest of the screening is still asked."""
+    flow = app.flow
+    if (page + 1) * PAGE_SIZE < len(app.catalogue.screening_for(scope)):
+        app.nav.go("screening", page=page + 1, scope=scope)
+        return
+    if scope == "area":
+        flow.area_screened(flow.area)
+    app.records_view.store_screening(flow, app.catalogue)
+    app.nav.go("area" if scope == "general" else after_area_screening(app))
+
+
+def after_area_screening(app: Any) -> str:
+    """Where the flow goes once the area's own items are answered "no": the cautions (they
+    are about the treated area too), else the indication."""
+    return "caution" if app.catalogue.caution_items else "indication"

@@ -10,7 +10,7 @@ from kivy.uix.widget import Widget
 from kiosk.i18n import _
 from kiosk.screens import theme
 from kiosk.screens.base import KioskScreen
-from kiosk.screens.flow import SENSATIONS, Step, TreatmentFlow
+from kiosk.screens.flow import NO_CURRENT_OUTCOME, SENSATIONS, Step, TreatmentFlow
 from kiosk.screens.registry import register
 from kiosk.screens.texts import event_words, sensation_word
 from kiosk.screens.widgets import FitLabel, KButton, Panel, format_dose, format_ma, format_min_s
@@ -20,6 +20,8 @@ EVENTS_SHOWN = 4
 
 def stop_reason(flow: TreatmentFlow) -> str:
     """Why the current stage ended, for the record: the most telling event wins."""
+    if flow.without_current:  # peel, product and tonic after a screening "yes"
+        return NO_CURRENT_OUTCOME
     codes = [event.code for event in flow.events]
     if "client_discomfort" in codes:
         return "client_discomfort"

@@ -191,6 +191,10 @@ EVENT_WORDS: dict[str, str] = {
     "tonic_done": N_("Tonic lotion finished"),
     "tonic_ended_early": N_("Tonic lotion ended before its timer"),
     "tonic_timer_not_used": N_("Tonic lotion without the timer"),
+    "area_screening_reset": N_("Another area chosen: its questions asked again"),
+    "second_phase_chosen": N_("Second phase chosen"),
+    "second_phase_declined": N_("Second phase declined"),
+    "without_current_chosen": N_("Session without current chosen"),
 }
 
 
@@ -216,6 +220,8 @@ OUTCOME_WORDS: dict[str, str] = {
     "ended_early": N_("ended early"),
     "client_discomfort": N_("stopped: the client felt burning"),
     "screening_blocked": N_("screening: not possible"),
+    "screening_blocked_without_current": N_("screening: without current (peel, product, "
+                                            "tonic)"),
     "no_current_stage": N_("no current stage"),
     "interrupted": N_("interrupted (power loss or crash)"),
 }

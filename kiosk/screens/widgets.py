@@ -214,10 +214,11 @@ class Panel(BoxLayout):
 
 
 class TitleBar(Panel):
-    """Back at top left, the title, the step ("Step 3 of 8") at the right."""
+    """Back at top left, the title, the step's help and the step ("Step 3 of 8") at the right."""
 
     def __init__(self, title: str, *, step: tuple[int, int] | None,
-                 on_back: Callable[[], None] | None) -> None:
+                 on_back: Callable[[], None] | None,
+                 on_help: Callable[[], None] | None = None) -> None:
         super().__init__(orientation="horizontal", size_hint_y=None,
                          height=theme.TITLE_BAR_HEIGHT_PX, padding=(4, 4), spacing=8)
         if on_back is not None:
@@ -227,6 +228,10 @@ class TitleBar(Panel):
             self.add_widget(Widget(size_hint_x=None, width=8))
         self.add_widget(FitLabel(text=title, ref="title", max_font_px=theme.HEADING_PX,
                                  bold=True))
+        if on_help is not None:
+            self.add_widget(KButton(text="? " + _("Help"), ref="help", on_tap=on_help,
+                                    size_hint=(None, None), width=120, height=56,
+                                    font_size=theme.SMALL_PX + 2))
         if step is not None:
             self.add_widget(FitLabel(text=_("Step {n} of {total}").format(n=step[0],
                                                                        total=step[1]),

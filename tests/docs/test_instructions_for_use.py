@@ -76,6 +76,15 @@ def test_the_technical_data_are_the_limits_the_control_layer_enforces(document: 
         assert f"{program.cap_current_ma:.2f} mA" in document
 
 
+def test_the_optional_second_phase_is_printed_with_its_caps(document: str) -> None:
+    program = load_catalogue().program("face", "disincrustation")
+    second = program.second_phase
+    assert second is not None
+    assert f"{second.name}, active electrode positive (+, anode), " \
+           f"{second.default_current_ma:.2f} mA (cap {second.cap_current_ma:.2f} mA) for " \
+           f"{second.default_stage_s / 60:g} min (cap {second.cap_stage_s / 60:g} min)" in document
+
+
 def test_a_changed_catalogue_changes_the_document(tmp_path: Path) -> None:
     from kiosk.control.catalogue import DEFAULT_PATH
 

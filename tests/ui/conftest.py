@@ -173,6 +173,14 @@ class KioskDriver:
                 self.tap(f"no_{item.id}")
             self.tap("next")
 
+    def choose_area(self, area: str) -> None:
+        """Tap the area, answer its own screening items "no" (domain.md 5: asked once the area
+        is known) and the cautions "no": on to the indication."""
+        self.tap(f"area_{area}")
+        self.answer_all_screening_no()
+        self.answer_cautions_no()
+        assert self.screen == "indication", self.screen
+
 
 @pytest.fixture(scope="session")
 def kivy_window() -> Any:

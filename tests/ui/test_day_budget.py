@@ -47,7 +47,7 @@ def test_the_second_program_of_the_day_gets_only_what_the_first_left(kiosk: Any)
     assert k.screen == "screening"
     k.answer_all_screening_no()
     k.answer_cautions_no()
-    k.tap("area_face")
+    k.choose_area("face")
     k.tap("indication_pigmentation")
     if k.screen == "active_choice":
         k.tap("active_0")

@@ -1,5 +1,7 @@
 """Every screen in both languages, driven into its states, without clipped, overflowing or tiny
-text and without missing glyphs (issue 11 item 8; ``tests/ui/layout_check.py`` says how).
+text and without missing glyphs (issue 11 item 8; ``tests/ui/layout_check.py`` says how); on its
+first visit, each screen's help opens with its step's text and fits too (item 7,
+``tests/ui/help_check.py``).
 
 The walk goes through the screen registry: a screen added later and not visited here fails the
 test, so no screen escapes the check.
@@ -14,6 +16,7 @@ from kivy.core.window import Window
 
 from kiosk.control.snapshot import TreatmentState
 from kiosk.screens import registry
+from tests.ui.help_check import help_problems
 from tests.ui.layout_check import layout_problems
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
@@ -24,6 +27,7 @@ class Inspector:
         self.k = k
         self.language = language
         self.seen: set[str] = set()
+        self.help_seen: set[str] = set()
         self.problems: list[str] = []
 
     def check(self, state: str) -> None:
@@ -32,6 +36,11 @@ class Inspector:
         self.seen.add(k.screen)
         found = layout_problems(k.app.root_widget, (Window.width, Window.height))
         self.problems += [f"[{self.language}] {k.screen}/{state}: {p}" for p in found]
+        if k.screen not in self.help_seen and k.app.snapshot.fault is None:
+            # the first visit of each screen: its step's help opens, fits, and leaves STOP
+            self.help_seen.add(k.screen)
+            self.problems += [f"[{self.language}] {k.screen}/{state} help: {p}"
+                              for p in help_problems(k)]
 
 
 def walk_every_screen(k: Any, look: Inspector) -> None:
@@ -139,19 +148,29 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
             k.tap(f"no_{item.id}")
         k.tap("next")
         page += 1
-    if k.screen == "caution":
-        look.check("unanswered")
-        for index, item in enumerate(app.catalogue.caution_items):
-            k.tap(f"{'yes' if index == 0 else 'no'}_{item.id}")
-        look.check("one applies")
-        if k.has("acknowledge_caution"):
-            k.tap("acknowledge_caution")
-            look.check("acknowledged")
-        k.answer_cautions_no()
     assert k.screen == "area"
     look.check("choice")
+    cautions_seen = False
     for area in app.catalogue.areas:
         k.tap(f"area_{area.id}")
+        page = 1
+        while k.screen == "screening":  # the items "in the area", asked for this area
+            look.check(f"{area.id} page {page}")
+            for item in app.screen.page_items:
+                k.tap(f"no_{item.id}")
+            k.tap("next")
+            page += 1
+        if k.screen == "caution" and not cautions_seen:
+            cautions_seen = True
+            look.check("unanswered")
+            for index, item in enumerate(app.catalogue.caution_items):
+                k.tap(f"{'yes' if index == 0 else 'no'}_{item.id}")
+            look.check("one applies")
+            if k.has("acknowledge_caution"):
+                k.tap("acknowledge_caution")
+                look.check("acknowledged")
+        k.answer_cautions_no()
+        assert k.screen == "indication"
         look.check(area.id)
         for indication in app.catalogue.indications_for(area.id):
             k.tap(f"indication_{indication.id}")
@@ -173,7 +192,7 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
         app.nav.back_to("area")
 
     # one treatment through every state of its screens
-    k.tap("area_face")
+    k.choose_area("face")
     k.tap("indication_disincrustation")
     if k.screen == "active_choice":
         k.tap("active_0")
@@ -218,6 +237,9 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("burning")
     k.advance(3.0)
     look.check("after burning")
+    app.nav.go("second_phase")  # the offer after a main phase that ended normally, as it looks
+    look.check("offer")
+    app.nav.back()
     k.tap("slot_a")  # after burning the primary action ends the current stage
     look.check("timer not started")
     k.tap("timer_start")
@@ -280,6 +302,7 @@ def _refs(app: Any) -> list[str]:
 
 @pytest.mark.timeout(900)
 @pytest.mark.requirement("SR-086")
+@pytest.mark.requirement("SR-125")
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_every_screen_fits_in_both_languages(kiosk: Any, language: str) -> None:
     k = kiosk
@@ -287,4 +310,5 @@ def test_every_screen_fits_in_both_languages(kiosk: Any, language: str) -> None:
     look = Inspector(k, language)
     walk_every_screen(k, look)
     assert set(registry.SCREENS) - look.seen == set(), "screens the walk did not visit"
+    assert look.help_seen == look.seen  # SR-125: every screen's help (or its absence) checked
     assert look.problems == [], "\n" + "\n".join(look.problems)

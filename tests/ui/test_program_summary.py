@@ -31,7 +31,7 @@ def test_the_program_summary_and_the_placement_rules_come_before_any_current(kio
     k.new_client_to_screening()
     k.answer_all_screening_no()
     k.answer_cautions_no()
-    k.tap("area_face")
+    k.choose_area("face")
     k.tap("indication_disincrustation")
     if k.screen == "active_choice":
         k.tap("active_0")

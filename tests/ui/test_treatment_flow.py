@@ -26,13 +26,17 @@ def walk_to_current_screen(k: Any, *, area: str = "face",
     if shots:
         k.screenshot("03_screening")
     k.answer_all_screening_no()
-    if shots:
-        k.screenshot("04_cautions")
-    k.answer_cautions_no()
     assert k.screen == "area"
     if shots:
         k.screenshot("05_area")
     k.tap(f"area_{area}")
+    if shots:
+        k.screenshot("05b_screening_area")  # the items "in the area", once it is known
+    k.answer_all_screening_no()
+    if shots:
+        k.screenshot("04_cautions")
+    k.answer_cautions_no()
+    assert k.screen == "indication"
     if shots:
         k.screenshot("06_indication")
     k.tap(f"indication_{indication}")
@@ -99,8 +103,10 @@ def test_happy_path_reaches_a_saved_summary(kiosk: Any) -> None:
     done = k.app.snapshot
     assert not done.output_enabled and done.measured_ma < 0.01
     assert done.elapsed_s == pytest.approx(120.0, abs=1.0)
-    assert k.text("slot_a") == "Next: tonic lotion"
+    assert k.text("slot_a") == "Next: optional second phase"  # deep cleansing ended normally
     k.tap("slot_a")
+    assert k.screen == "second_phase"
+    k.tap("skip_second_phase")  # declined (SR-122): on to the tonic
     assert k.screen == "tonic"
     k.tap("timer_start")
     k.advance(20.0)
@@ -274,20 +280,24 @@ def test_back_goes_to_each_earlier_step_with_the_choices_kept(kiosk: Any) -> Non
     k = kiosk
     k.new_client_to_screening()
     k.answer_all_screening_no()
-    k.answer_cautions_no()
-    k.tap("area_neck")
-    assert k.screen == "indication"
+    k.choose_area("neck")
     assert {w.ref for w in _buttons(k) if w.ref.startswith("indication_")} == {
         "indication_ageing", "indication_dry_skin"}  # only what the catalogue offers the neck
+    k.tap("back")
+    assert k.screen == "caution"  # after the area: "near the treated area" means the neck
+    k.tap("back")
+    assert k.screen == "screening" and k.app.nav.current.params == {"page": 1, "scope": "area"}
+    assert k.find(f"no_{k.app.screen.page_items[0].id}").kind == "selected"
+    k.tap("back")
+    assert k.screen == "screening" and k.app.nav.current.params == {"scope": "area"}
     k.tap("back")
     assert k.screen == "area"
     assert k.find("area_neck").kind == "selected"
     k.tap("back")
-    assert k.screen == "caution"
-    k.tap("back")
-    assert k.screen == "screening" and k.app.nav.current.params == {"page": 3}
+    assert k.screen == "screening" and k.app.nav.current.params == {"page": 2,
+                                                                   "scope": "general"}
     assert k.find(f"no_{k.app.screen.page_items[0].id}").kind == "selected"
-    for _ in range(4):
+    for _ in range(3):
         k.tap("back")
     assert k.screen == "client"
     k.tap("back")
@@ -313,7 +323,7 @@ def test_language_switches_at_run_time(kiosk: Any) -> None:
     k.screenshot("17_screening_ru")
     k.answer_all_screening_no()
     k.answer_cautions_no()
-    k.tap("area_eye_area")
+    k.choose_area("eye_area")
     k.tap("indication_puffiness")
     assert k.text("polarity_words") == "Активный электрод: плюс (+, анод)"
     k.screenshot("18_program_ru")

@@ -111,7 +111,7 @@ def test_the_target_current_is_the_largest_figure_of_the_program_screen(kiosk: A
     k.new_client_to_screening()
     k.answer_all_screening_no()
     k.answer_cautions_no()
-    k.tap("area_face")
+    k.choose_area("face")
     k.tap("indication_disincrustation")
     if k.screen == "active_choice":
         k.tap("active_0")

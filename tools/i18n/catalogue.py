@@ -7,8 +7,9 @@ compile, check.
 Message ids come from ``_("...")`` and ``N_("...")`` calls in the UI sources (``kiosk/app.py``,
 ``kiosk/screens/``), extracted by Babel's Python extractor, and from the plain-language texts of
 the treatment catalogue (the control layer keeps them in English; the UI translates them by
-msgid). Babel reads and writes the ``.po`` files and writes the ``.mo`` files that the kiosk's
-:mod:`gettext` reads at run time; the device itself needs no Babel tooling, only the compiled
+msgid) and of the step help (``kiosk/guide/help.toml``, shown by the help view). Babel reads
+and writes the ``.po`` files and writes the ``.mo`` files that the kiosk's :mod:`gettext` reads
+at run time; the device itself needs no Babel tooling, only the compiled
 catalogues (committed).
 
 Why Babel: a maintained reader/writer of the whole PO format (plural forms, escapes, fuzzy flags,
@@ -55,12 +56,19 @@ def extract_from_catalogue() -> list[str]:
     return catalogue_texts()
 
 
+def extract_from_guide() -> list[str]:
+    """The step help the help view shows (``kiosk/guide/help.toml``; English msgids)."""
+    from kiosk.guide import load_guide
+
+    return load_guide().step_texts()
+
+
 def extract_all() -> list[str]:
     seen: dict[str, None] = {}
     for path in SOURCES:
         for msgid in extract_from_source(path):
             seen.setdefault(msgid, None)
-    for msgid in extract_from_catalogue():
+    for msgid in [*extract_from_catalogue(), *extract_from_guide()]:
         seen.setdefault(msgid, None)
     return list(seen)
 

@@ -112,6 +112,10 @@ def build_blocks(catalogue: Catalogue, guide: Guide) -> list[Block]:
         if (REPO / picture).exists():
             blocks.append(Picture(picture, f"Placement on the screen: {area.name}"))
     blocks.append(Heading("6 The treatment, step by step"))
+    blocks.append(Paragraph("Every step's screen has a Help button in its title bar: it shows "
+                            "the text below for that step in the language of the screen, and "
+                            "during the current stage also the alarms of section 8. STOP stays "
+                            "in its place while the help is open."))
     for step in guide.steps:
         blocks.append(Heading(step.title, 3))
         blocks.append(Bullets(step.do, "What to do"))
@@ -133,10 +137,18 @@ def build_blocks(catalogue: Catalogue, guide: Guide) -> list[Block]:
                      f"{area.dose_cap_ma_min:g} mA·min"))
     blocks.append(Table(("Program", "Active electrode", "Current default / cap", "Density cap",
                          "Time default / cap", "Dose per client, area and day"), tuple(rows)))
-    if any(p.second_phase for p in catalogue.programs):
-        blocks.append(Paragraph("Deep cleansing may be followed by an optional second phase "
-                                "with an acidic toner, active electrode positive; the polarity "
-                                "changes only at zero current."))
+    for program in catalogue.programs:
+        second = program.second_phase
+        if second is None:
+            continue
+        blocks.append(Paragraph(
+            f"{catalogue.indication(program.indication).name} may be followed by an optional "
+            f"second phase, offered on the screen when the main phase ended normally and "
+            f"declined with one tap: {second.name}, active electrode "
+            f"{POLARITY_WORDS[second.polarity.value]}, {_mA(second.default_current_ma)} "
+            f"(cap {_mA(second.cap_current_ma)}) for {second.default_stage_s / 60:g} min "
+            f"(cap {second.cap_stage_s / 60:g} min). It continues the same session and the "
+            f"same dose budget; the polarity changes only at zero current."))
     blocks.append(Heading("8 Alarms"))
     blocks.append(Paragraph("Every alarm cuts the current at once and stays on the screen "
                             "until a person acknowledges it. The current never comes back by "
