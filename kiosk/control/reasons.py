@@ -93,6 +93,8 @@ class Code(StrEnum):
     RESUME_WRONG_SESSION = "resume_wrong_session"
     SESSION_STILL_OPEN = "session_still_open"
     COMMAND_QUEUE_FULL = "command_queue_full"
+    CONSENT_MISSING = "consent_missing"
+    CONSENT_STALE = "consent_stale"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -248,6 +250,10 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "starting a new one."),
     _r(Code.COMMAND_QUEUE_FULL, "Too many commands at once: this one was not carried out (at most "
        "{capacity} wait for the next control cycle; STOP always gets through).", _M),
+    _r(Code.CONSENT_MISSING, "The client's consent is not recorded: no current can start. Ask "
+       "the client to read and sign the consent first."),
+    _r(Code.CONSENT_STALE, "The client's consent ({given}) is not for the consent text in force "
+       "({expected}): no current can start. Ask the client to read and sign it again."),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "
