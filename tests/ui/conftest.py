@@ -159,7 +159,29 @@ class KioskDriver:
     def new_client_to_screening(self) -> None:
         self.tap("start_treatment")
         self.tap("new_client")
+        self.give_consent()
         assert self.screen == "screening"
+
+    def sign(self, ref: str = "signature_pad", points: int = 12) -> None:
+        """Draw a stroke across the pad called ``ref`` with a real touch (down, moves, up)."""
+        pad = self.find(ref)
+        x0, y0 = pad.to_window(pad.x + 20, pad.y + pad.height * 0.4)
+        touch = UnitTestTouch(x0, y0)
+        touch.touch_down()
+        for step in range(1, points + 1):
+            touch.touch_move(x0 + step * (pad.width - 40) / points,
+                             y0 + (step % 3) * pad.height * 0.15)
+        touch.touch_up()
+        self.frames(2)
+
+    def give_consent(self) -> None:
+        """On the consent screen (issue 11 item 6): every page, a signature, "agrees"."""
+        if self.screen != "consent":
+            return
+        while self.has("consent_next"):
+            self.tap("consent_next")
+        self.sign()
+        self.tap("consent_agree")
 
     def answer_all_screening_no(self) -> None:
         while self.screen == "screening":
@@ -188,7 +210,8 @@ def shots_dir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0) -> KioskDriver:
+def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0,
+                state_dir: Path | None = None) -> KioskDriver:
     """The real app, the real control loop on the simulated board, the real records."""
     from kiosk.app import KioskApp
     from kiosk.cli import fault_injector
@@ -198,8 +221,9 @@ def build_kiosk(tmp_path: Path, shots_dir: Path, *, seed: int = 0) -> KioskDrive
     from kiosk.records import records_path
     from kiosk.screens.records_view import RecordsView
 
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
+    if state_dir is None:  # a restart passes the state folder of the run before
+        state_dir = tmp_path / "state"
+        state_dir.mkdir()
     controller = control_service.build_controller(sim=True, clock=VirtualClock(), seed=seed,
                                   state_dir=state_dir)
     records_view = RecordsView.open(records_path(state_dir),
@@ -219,16 +243,21 @@ def kiosk(kivy_window: Any, tmp_path: Path, shots_dir: Path) -> Iterator[KioskDr
     try:
         yield driver
     finally:
-        app = driver.app
-        app.dispatch("on_stop")
-        driver.controller.run_for(3.0)  # the Stop(SHUTDOWN) is carried out
-        for child in list(Window.children):
-            Window.remove_widget(child)
-        App._running_app = None
-        close = getattr(driver.controller, "close", None)
-        if callable(close):
-            close()
-        records = app.records_view
-        if hasattr(records, "close_store"):
-            records.close_store()
-        i18n.set_language("en")
+        close_kiosk(driver)
+
+
+def close_kiosk(driver: KioskDriver) -> None:
+    """Shut the kiosk down as the device does (a restart test builds the next one after it)."""
+    app = driver.app
+    app.dispatch("on_stop")
+    driver.controller.run_for(3.0)  # the Stop(SHUTDOWN) is carried out
+    for child in list(Window.children):
+        Window.remove_widget(child)
+    App._running_app = None
+    close = getattr(driver.controller, "close", None)
+    if callable(close):
+        close()
+    records = app.records_view
+    if hasattr(records, "close_store"):
+        records.close_store()
+    i18n.set_language("en")
