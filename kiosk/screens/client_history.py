@@ -25,7 +25,7 @@ from kiosk.screens.registry import register
 from kiosk.screens.widgets import FitLabel, KButton, Panel, format_dose, format_ma
 
 COURSES_SHOWN = 2
-EARLIER_SHOWN = 3
+EARLIER_SHOWN = 2
 
 
 def course_heading(app: Any, course: Any) -> str:
@@ -51,7 +51,7 @@ def course_warning(course: Any) -> str | None:
     if plan is None:
         return None
     if course.too_soon:
-        return _("Too soon: the course plan is one session every {days} days (guidance).").format(
+        return _("Too soon: the plan is one session every {days} days.").format(
             days=plan.interval_days)
     if course.past_plan:
         return _("The course plan of {max} sessions is complete.").format(max=plan.sessions_max)
@@ -66,9 +66,10 @@ def earlier_line(course: Any) -> str:
         current = summary.mean_current_ma if summary is not None and \
             summary.mean_current_ma is not None else record.program.target_current_ma
         dose = summary.dose_ma_min if summary is not None and summary.dose_ma_min else 0.0
-        parts.append(f"{time.strftime('%d.%m', time.localtime(record.started_wall_s))} "
-                     f"{cv.tr(record.program.active)} {format_ma(current)} {format_dose(dose)}")
-    return "; ".join(parts)
+        parts.append(f"{time.strftime('%d.%m', time.localtime(record.started_wall_s))}: "
+                     f"{cv.tr(record.program.active)}, {format_ma(current)}, "
+                     f"{format_dose(dose)}")
+    return "\n".join(parts)
 
 
 @register
@@ -99,24 +100,9 @@ class ClientHistoryScreen(KioskScreen):
         if not courses:
             left.add_widget(FitLabel(text=_("No earlier sessions with current."),
                                      ref="no_sessions", size_hint_y=None, height=40))
-        for course in courses[:COURSES_SHOWN]:
-            panel = Panel(orientation="vertical", padding=(8, 4), spacing=2)
-            panel.add_widget(FitLabel(text=course_heading(app, course),
-                                      ref=f"course_{course.program_id}", bold=True,
-                                      max_font_px=theme.SMALL_PX + 1))
-            warning = course_warning(course)
-            if warning is not None:
-                band = Panel(orientation="horizontal", padding=(6, 0),
-                             background=theme.ALARM_MEDIUM if course.too_soon
-                             else theme.ALARM_INFO)
-                band.add_widget(FitLabel(text=warning, ref=f"course_warning_{course.program_id}",
-                                         color=theme.TEXT_DARK, max_font_px=theme.SMALL_PX))
-                panel.add_widget(band)
-            panel.add_widget(FitLabel(text=earlier_line(course),
-                                      ref=f"course_earlier_{course.program_id}",
-                                      color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX))
-            left.add_widget(panel)
-        if len(courses) < COURSES_SHOWN:
+        for index, course in enumerate(courses[:COURSES_SHOWN]):
+            left.add_widget(self._course(course, detailed=index == 0))
+        if not courses:
             left.add_widget(Widget())
         body.add_widget(left)
         body.add_widget(self._notes(client_id))
@@ -128,8 +114,35 @@ class ClientHistoryScreen(KioskScreen):
                                on_tap=lambda: app.nav.go("client_sessions",
                                                          client_id=client_id,
                                                          label=self.label))
-        self.add_widget(self.action_bar(all_sessions, Widget(), primary=self.primary_button(
+        self.add_widget(self.action_bar(all_sessions, Widget(size_hint_y=None, height=1),
+                                        primary=self.primary_button(
             _("Continue with this client"), "continue_client", self.continue_client)))
+
+    def _course(self, course: Any, *, detailed: bool) -> Panel:
+        """The latest program's course in full (heading, warning, earlier sessions); another
+        program's as its heading (its warning shown there too), in the room that is left."""
+        panel = Panel(orientation="vertical", padding=(8, 4), spacing=2)
+        if not detailed:
+            panel.size_hint_y = None
+            panel.height = 56
+        heading = course_heading(self.app, course)
+        if course.too_soon and not detailed:
+            heading += " · " + _("too soon")
+        panel.add_widget(FitLabel(text=heading, ref=f"course_{course.program_id}", bold=True,
+                                  max_font_px=theme.SMALL_PX + 1, size_hint_y=None, height=48))
+        warning = course_warning(course)
+        if warning is not None and detailed:
+            band = Panel(orientation="horizontal", padding=(6, 0), size_hint_y=None, height=32,
+                         background=theme.ALARM_MEDIUM if course.too_soon else theme.ALARM_INFO)
+            band.add_widget(FitLabel(text=warning, ref=f"course_warning_{course.program_id}",
+                                     color=theme.TEXT_DARK, max_font_px=theme.SMALL_PX))
+            panel.add_widget(band)
+        if detailed:
+            panel.add_widget(FitLabel(text=earlier_line(course),
+                                      ref=f"course_earlier_{course.program_id}",
+                                      color=theme.TEXT_DIM, max_font_px=theme.SMALL_PX,
+                                      valign="top"))
+        return panel
 
     def _notes(self, client_id: str) -> Panel:
         panel = Panel(orientation="vertical", padding=8, spacing=4, size_hint_x=None, width=250)

@@ -95,14 +95,15 @@ class ClientSessionsScreen(KioskScreen):
         pages = max(1, (total + ROWS_PER_PAGE - 1) // ROWS_PER_PAGE)
         records = app.records_view.client_sessions(client_id, ROWS_PER_PAGE,
                                                    self.page * ROWS_PER_PAGE)
-        body = BoxLayout(orientation="vertical", padding=(10, 6), spacing=6)
+        body = BoxLayout(orientation="vertical", padding=(10, 4), spacing=4)
         if not records:
             body.add_widget(FitLabel(text=_("No earlier sessions."), ref="no_sessions",
                                      size_hint_y=None, height=40))
         for index, record in enumerate(records):
-            row = Panel(orientation="vertical", padding=(10, 2), size_hint_y=None, height=70)
+            row = Panel(orientation="vertical", padding=(10, 2), size_hint_y=None, height=76)
             row.add_widget(FitLabel(text=what_line(app, record), ref=f"session_{index}",
-                                    bold=True, max_font_px=theme.SMALL_PX + 1))
+                                    bold=True, max_font_px=theme.SMALL_PX + 1,
+                                    size_hint_y=None, height=28))
             row.add_widget(FitLabel(text=how_line(app, record), ref=f"session_{index}_how",
                                     max_font_px=theme.SMALL_PX + 1, color=theme.TEXT_DIM))
             body.add_widget(row)
@@ -114,7 +115,8 @@ class ClientSessionsScreen(KioskScreen):
                         disabled=self.page >= pages - 1, on_tap=lambda: self._turn(1, pages))
         where = FitLabel(text=_("Page {n} of {total}").format(n=self.page + 1, total=pages),
                          ref="sessions_page", color=theme.TEXT_DIM, halign="center",
-                         max_font_px=theme.SMALL_PX + 1)
+                         max_font_px=theme.SMALL_PX + 1, size_hint_y=None,
+                         height=theme.PRIMARY_HEIGHT_PX)
         self.add_widget(self.action_bar(newer, older, where))
 
     def _turn(self, delta: int, pages: int) -> None:

@@ -113,7 +113,8 @@ class ConsentScreen(KioskScreen):
         pages = FitLabel(text=_("Page {n} of {total}").format(n=self.page + 1,
                                                              total=self.pages + 1),
                          ref="consent_page", color=theme.TEXT_DIM, halign="center",
-                         max_font_px=theme.SMALL_PX + 1)
+                         max_font_px=theme.SMALL_PX + 1, size_hint_y=None,
+                         height=theme.PRIMARY_HEIGHT_PX)
         self.add_widget(self.action_bar(back, pages, primary=self.primary_button(
             _("Next page"), "consent_next", lambda: self._turn(1))))
 
@@ -135,7 +136,8 @@ class ConsentScreen(KioskScreen):
                        on_tap=lambda: self._turn(-1), size_hint=(None, None), width=220)
         self.agree = self.primary_button(_("The client agrees"), "consent_agree", self.agree_now,
                                          enabled=False)
-        self.add_widget(self.action_bar(back, Widget(), primary=self.agree))
+        self.add_widget(self.action_bar(back, Widget(size_hint_y=None, height=1),
+                                        primary=self.agree))
 
     def _signature_changed(self) -> None:
         self.agree.disabled = self.pad.signature() is None
