@@ -33,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.consent_version import CONSENT
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk.control.commands import Heartbeat, ProgramRequest, StartTreatment, Stop
@@ -113,7 +115,8 @@ def loop_timing(duration_s: float, busy: bool) -> dict[str, Any]:
     try:
         controller.start()
         keep_ui_alive(controller, stop)
-        controller.submit(StartTreatment(PROGRAM, "bench", screening_cleared=True))
+        controller.submit(StartTreatment(PROGRAM, "bench", screening_cleared=True,
+                                         consent_version=CONSENT))
         if not wait_for(lambda: controller.snapshot.state is TreatmentState.RAMP_UP, 5.0):
             raise RuntimeError(f"treatment did not start: {controller.snapshot.last_refusal}")
         controller.stats.periods_s.clear()
@@ -212,7 +215,8 @@ def load_step_at_plateau() -> tuple[dict[str, float], dict[str, float]]:
         controller.start()
         keep_ui_alive(controller, stop)
         program = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
-        controller.submit(StartTreatment(program, "bench", screening_cleared=True))
+        controller.submit(StartTreatment(program, "bench", screening_cleared=True,
+                                         consent_version=CONSENT))
         if not wait_for(lambda: controller.snapshot.state is TreatmentState.HOLD, 45.0):
             snap = controller.snapshot
             raise RuntimeError(f"no plateau: {snap.state} fault={snap.fault} "
@@ -270,7 +274,8 @@ def fault_time(label: str, name: str, params: dict[str, Any]) -> tuple[str, floa
         controller.start()
         keep_ui_alive(controller, stop)
         program, level_ma = (FACE, 0.3) if name == "stage_runaway" else (PROGRAM, 0.55)
-        controller.submit(StartTreatment(program, "bench", screening_cleared=True))
+        controller.submit(StartTreatment(program, "bench", screening_cleared=True,
+                                         consent_version=CONSENT))
         if not wait_for(lambda: controller.snapshot.setpoint_ma >= level_ma, 30.0):
             raise RuntimeError(f"no current: {controller.snapshot.last_refusal}")
         sim = sim_of(controller)
@@ -304,7 +309,8 @@ def flood_cost(cycles: int = 1000) -> dict[str, dict[str, float]]:
                                   notifier=SystemdWatchdog(env={}))
     try:
         controller.run_for(0.05)
-        controller.submit(StartTreatment(PROGRAM, "bench", screening_cleared=True))
+        controller.submit(StartTreatment(PROGRAM, "bench", screening_cleared=True,
+                                         consent_version=CONSENT))
         for _ in range(300):  # 3 s: ramping
             controller.submit(Heartbeat())
             controller.run_for(PERIOD_S)

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.consent_version import CONSENT
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 PYTHON = sys.executable
@@ -169,7 +171,8 @@ def _hold_with_client(path: str, seconds: float) -> None:
     remote = RemoteController(path, name="bench-a")
     remote.start()
     remote.wait_connected(5)
-    remote.submit(StartTreatment(_program(), "bench-a", screening_cleared=True))
+    remote.submit(StartTreatment(_program(), "bench-a", screening_cleared=True,
+                                 consent_version=CONSENT))
     end_s = time.monotonic() + seconds + PLATEAU_TIMEOUT_S
     held_since: float | None = None
     while time.monotonic() < end_s:
@@ -217,7 +220,8 @@ def ui_process_main(path: str, seconds: float) -> None:
             app.stop()
 
     def start(_dt: float) -> None:
-        app.submit(StartTreatment(_program(), "bench-ui", screening_cleared=True))
+        app.submit(StartTreatment(_program(), "bench-ui", screening_cleared=True,
+                                  consent_version=CONSENT))
         Clock.schedule_interval(tick, 0)
 
     Clock.schedule_once(start, 1.0)
@@ -265,7 +269,8 @@ def in_process_main(seconds: float, out: str) -> None:
             app.stop()
 
     def start(_dt: float) -> None:
-        app.submit(StartTreatment(_program(), "bench-b", screening_cleared=True))
+        app.submit(StartTreatment(_program(), "bench-b", screening_cleared=True,
+                                  consent_version=CONSENT))
         Clock.schedule_interval(tick, 0)
 
     Clock.schedule_once(start, 1.0)

@@ -127,6 +127,17 @@ class Bench:
         app = self.app
         self.tap("start_treatment")
         self.tap("new_client")
+        if app.nav.current.name == "consent":  # issue 11 item 6: every page, a signature
+            while app.find("consent_next") is not None:
+                self.tap("consent_next")
+            pad = app.find("signature_pad")
+            x0, y0 = pad.to_window(pad.x + 20, pad.center_y)
+            touch = self.touch_class(x0, y0)
+            touch.touch_down()
+            for step in range(1, 11):
+                touch.touch_move(x0 + step * 20, y0 + (step % 2) * 10)
+            touch.touch_up()
+            self.tap("consent_agree")
         while app.nav.current.name == "screening":
             for item in app.screen.page_items:
                 self.tap(f"no_{item.id}")

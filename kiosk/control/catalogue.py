@@ -11,6 +11,8 @@ The loaded objects are frozen; times are in seconds here (minutes in the file).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +25,11 @@ from kiosk.control import domain_limits as lim
 from kiosk.control.commands import Polarity
 
 DEFAULT_PATH = Path(__file__).with_name("catalogue.toml")
+CONSENT_LANGUAGES = ("en", "ru")
+"""Every consent text exists in each of these languages (the kiosk's languages): a client signs
+the text she can read, and the record keeps the very text shown."""
+COURSE_MAX_SESSIONS = 30
+COURSE_MAX_INTERVAL_DAYS = 90
 
 
 class CatalogueError(ValueError):
@@ -88,6 +95,19 @@ class Phase:
 
 
 @dataclass(frozen=True, slots=True)
+class CoursePlan:
+    """A program's course as domain.md 2 gives it: how many sessions, how many days apart.
+
+    Guidance, never enforced (domain.md 2): a session sooner than ``interval_days`` after the
+    last one of the same program gets a warning the beautician sees; the current is not refused.
+    """
+
+    sessions_min: int
+    sessions_max: int
+    interval_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     """An area + indication with its main current stage and an optional second phase."""
 
@@ -100,6 +120,7 @@ class Program:
     default_electrode_id: str
     placement_rules: tuple[str, ...]
     course_guidance: str
+    course: CoursePlan | None = None
 
     # The main phase's values, named as a program's (what most screens show).
     @property
@@ -167,6 +188,58 @@ class CautionItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentText:
+    """The consent in one language: a title, pages of text, and the sentence the client signs."""
+
+    language: str
+    title: str
+    pages: tuple[str, ...]
+    confirm: str
+
+    @property
+    def full_text(self) -> str:
+        """The text as shown and signed (stored with the consent record)."""
+        return "\n\n".join((self.title, *self.pages, self.confirm))
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The client's consent of this catalogue (issue 11 item 6).
+
+    ``version`` is the one a person edits; ``key`` is what a consent is tied to and what
+    ``StartTreatment.consent_version`` must carry: the version plus a digest of every consent
+    text and every screening question, so a changed screening text (or consent text) asks the
+    client again even when nobody remembered to raise the version.
+    """
+
+    version: str
+    texts: tuple[ConsentText, ...]
+    digest: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.version}+{self.digest[:12]}"
+
+    def text(self, language: str) -> ConsentText:
+        for text in self.texts:
+            if text.language == language:
+                return text
+        return self.texts[0]
+
+
+def consent_digest(version: str, texts: tuple[ConsentText, ...],
+                   screening: tuple[ScreeningItem, ...]) -> str:
+    """SHA-256 over the consent's version, texts and the screening questions (canonical JSON)."""
+    content = {
+        "version": version,
+        "texts": [[t.language, t.title, list(t.pages), t.confirm] for t in texts],
+        "screening": [[i.id, i.question, i.scope] for i in screening],
+    }
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     version: str
     areas: tuple[Area, ...]
@@ -176,7 +249,13 @@ class Catalogue:
     screening_items: tuple[ScreeningItem, ...]
     caution_items: tuple[CautionItem, ...]
     expected_sensations: tuple[str, ...]
+    consent: Consent
     source: str = str(DEFAULT_PATH)
+
+    @property
+    def consent_version(self) -> str:
+        """What a start must carry (``StartTreatment.consent_version``): ``consent.key``."""
+        return self.consent.key
 
     def screening_for(self, scope: str) -> tuple[ScreeningItem, ...]:
         """The screening items asked at one point of the flow (``general`` or ``area``)."""
@@ -306,7 +385,7 @@ class _Loader:
     def catalogue(self, raw: dict[str, Any]) -> Catalogue:
         self.check_keys(raw, "top level",
                         {"version", "areas", "indications", "electrodes", "programs",
-                         "screening", "caution"}, {"notes"})
+                         "screening", "caution", "consent"}, {"notes"})
         areas = tuple(self.area(k, v) for k, v in self.table(raw["areas"], "areas").items())
         indications = tuple(self.indication(k, v)
                             for k, v in self.table(raw["indications"], "indications").items())
@@ -328,8 +407,43 @@ class _Loader:
             screening_items=screening,
             caution_items=caution,
             expected_sensations=self.texts(notes, "expected_sensations", "notes"),
+            consent=self.consent(raw["consent"], screening),
             source=self.source,
         )
+
+    def consent(self, raw: object, screening: tuple[ScreeningItem, ...]) -> Consent:
+        t = self.table(raw, "consent")
+        self.check_keys(t, "consent", {"version", *CONSENT_LANGUAGES})
+        version = self.text(t, "version", "consent")
+        if len(version) > 32 or not version.isprintable() or version.strip() != version:
+            raise self.fail("consent.version", "must be 1-32 printable characters")
+        texts: list[ConsentText] = []
+        for language in CONSENT_LANGUAGES:
+            where = f"consent.{language}"
+            lt = self.table(t[language], where)
+            self.check_keys(lt, where, {"title", "pages", "confirm"})
+            pages = self.texts(lt, "pages", where)
+            if not pages:
+                raise self.fail(f"{where}.pages", "must hold at least one page of text")
+            texts.append(ConsentText(language, self.text(lt, "title", where), pages,
+                                     self.text(lt, "confirm", where)))
+        if len({len(text.pages) for text in texts}) != 1:
+            raise self.fail("consent", "every language must have the same number of pages")
+        frozen = tuple(texts)
+        return Consent(version, frozen, consent_digest(version, frozen, screening))
+
+    def course(self, raw: object, where: str) -> CoursePlan:
+        t = self.table(raw, where)
+        self.check_keys(t, where, {"sessions_min", "sessions_max", "interval_days"})
+        low = int(self.number(t, "sessions_min", where, 1, COURSE_MAX_SESSIONS, "sessions"))
+        high = int(self.number(t, "sessions_max", where, 1, COURSE_MAX_SESSIONS, "sessions"))
+        days = int(self.number(t, "interval_days", where, 1, COURSE_MAX_INTERVAL_DAYS, "days"))
+        for key in ("sessions_min", "sessions_max", "interval_days"):
+            if not isinstance(t[key], int):
+                raise self.fail(f"{where}.{key}", "must be a whole number")
+        if high < low:
+            raise self.fail(f"{where}.sessions_max", "must not be below sessions_min")
+        return CoursePlan(low, high, days)
 
     def area(self, area_id: str, value: object) -> Area:
         where = f"areas.{area_id}"
@@ -407,7 +521,8 @@ class _Loader:
         where = f"programs.{program_id}"
         t = self.table(value, where)
         self.check_keys(t, where, set(self._PHASE_KEYS) | {"electrodes", "default_electrode"},
-                        {"polarity_note", "placement_rules", "course_guidance", "second_phase"})
+                        {"polarity_note", "placement_rules", "course_guidance", "second_phase",
+                         "course"})
         electrode_ids = self.texts(t, "electrodes", where)
         if not electrode_ids:
             raise self.fail(f"{where}.electrodes", "must name at least one electrode")
@@ -443,6 +558,7 @@ class _Loader:
             default_electrode_id=default_electrode,
             placement_rules=self.texts(t, "placement_rules", where),
             course_guidance=str(t.get("course_guidance", "")),
+            course=self.course(t["course"], f"{where}.course") if "course" in t else None,
         )
 
     def phase(self, phase_id: str, where: str, t: Mapping[str, object], area: Area,

@@ -58,6 +58,11 @@ class StartTreatment:
     client already received on this area today in earlier sessions, from the records (SR-053,
     domain.md 6: one dose budget per client, area and day). The core subtracts them from the
     day's dose and charge-density caps; this session may deliver only what is left.
+
+    ``consent_version``: the catalogue consent (``Catalogue.consent_version``) the client signed,
+    from the records (issue 11 item 6). The core refuses a start without it
+    (``consent_missing``) or with another one (``consent_stale``: the consent or a screening text
+    changed since): no current without the client's consent to the text in force.
     """
 
     program: ProgramRequest
@@ -65,6 +70,7 @@ class StartTreatment:
     screening_cleared: bool
     delivered_today_ma_min: float = 0.0
     delivered_today_charge_density_ma_min_per_cm2: float = 0.0
+    consent_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -545,6 +545,10 @@ class ControlCore:
         if not command.screening_cleared:
             self._refuse(events, make(Code.SCREENING_NOT_CLEARED))
             return
+        consent = self._consent_refusal(command.consent_version)
+        if consent is not None:
+            self._refuse(events, consent)
+            return
         blocker = self._start_blocker()
         if blocker is not None:
             self._refuse(events, blocker)
@@ -585,6 +589,15 @@ class ControlCore:
                            dose_cap_ma_min=resolved.dose_cap_ma_min,
                            polarity=str(resolved.polarity)))
         self._begin_contact_check(now_s, events, resuming=False)
+
+    def _consent_refusal(self, given: str | None) -> Reason | None:
+        """Issue 11 item 6: no current without the client's consent to the consent in force."""
+        expected = self.catalogue.consent_version
+        if not given:
+            return make(Code.CONSENT_MISSING)
+        if given != expected:
+            return make(Code.CONSENT_STALE, given=given, expected=expected)
+        return None
 
     def _exhausted(self, session: Session, program: ResolvedProgram) -> Reason | None:
         """Refuse a start or resume with too little dose or time left for even one ramp up

@@ -106,6 +106,8 @@ class Code(StrEnum):
     SETTINGS_NOT_STORED = "settings_not_stored"
     SALON_LIMITS_REFUSED = "salon_limits_refused"
     SALON_LIMITS_INVALID = "salon_limits_invalid"
+    CONSENT_MISSING = "consent_missing"
+    CONSENT_STALE = "consent_stale"
 
     # --- decisions ---------------------------------------------------------------------------
     STATE_CHANGED = "state_changed"
@@ -297,6 +299,10 @@ _SPECS: tuple[ReasonSpec, ...] = (
        "bounds {allowed}; the limits in force are kept."),
     _r(Code.SALON_LIMITS_INVALID, "The salon limits file {file} is refused ({problem}): no "
        "treatment can start until the limits are set again in service mode.", _M),
+    _r(Code.CONSENT_MISSING, "The client's consent is not recorded: no current can start. Ask "
+       "the client to read and sign the consent first."),
+    _r(Code.CONSENT_STALE, "The client's consent ({given}) is not for the consent text in force "
+       "({expected}): no current can start. Ask the client to read and sign it again."),
     # decisions
     _d(Code.STATE_CHANGED, "Treatment state: {from_state} -> {to_state}."),
     _d(Code.TREATMENT_STARTED, "{program_id} started: target {target_ma:.2f} mA (cap "

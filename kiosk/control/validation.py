@@ -137,6 +137,8 @@ def _check(obj: object) -> None:
                 non_negative=True)
         _number(obj, "delivered_today_charge_density_ma_min_per_cm2",
                 bound=MAX_DELIVERED_TODAY_MA_MIN_PER_CM2, non_negative=True)
+        # issue 11 item 6: absent is a form the core refuses as consent_missing; junk is junk
+        _text(obj, "consent_version", optional=True)
     elif isinstance(obj, Resume | EndSession):
         _text(obj, "session_id")
     elif isinstance(obj, Stop):

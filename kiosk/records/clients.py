@@ -6,7 +6,8 @@ directly identifying field. Screening answers and reported sensations (health da
 section 5) hang off that client's sessions.
 
 Erasure (:meth:`ClientRegistry.delete_client`) removes the client row, the display name, the
-screening answers and the sensations of every one of their sessions, and unlinks those sessions
+signed consents (with the signature), the course notes, the screening answers and the
+sensations of every one of their sessions, and unlinks those sessions
 from the id. What stays is anonymous and technical: the session's program, currents, dose,
 faults, operator changes, and the event log (which never held a client id, see ``events.py``),
 so the log still verifies and the device's history stays complete. ``secure_delete`` and a WAL
@@ -28,6 +29,7 @@ from kiosk.records.store import RecordStore
 # Crockford base32 without I, L, O, U: nothing to misread when copied from a card by hand.
 PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_DISPLAY_NAME_CHARS = 80
+MAX_NOTE_CHARS = 500
 _LOOK_ALIKES = str.maketrans("OIL", "011")
 
 
@@ -72,6 +74,17 @@ class ErasureReport:
     screening_answers_deleted: int
     sensations_deleted: int
     purged_from_disk: bool
+    consents_deleted: int = 0  # with their signatures (v4)
+    notes_deleted: int = 0  # course notes (v4)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseNote:
+    """A free note on a client's course (issue 11 item 5): personal, erased with the client."""
+
+    wall_s: float
+    operator: str
+    text: str
 
 
 class ClientRegistry:
@@ -157,6 +170,10 @@ class ClientRegistry:
             sensations = conn.execute(
                 "DELETE FROM sensations WHERE session_id IN"
                 " (SELECT session_id FROM sessions WHERE client_id = ?)", (pid,)).rowcount
+            consents = conn.execute("DELETE FROM consents WHERE client_id = ?",
+                                    (pid,)).rowcount
+            notes = conn.execute("DELETE FROM course_notes WHERE client_id = ?",
+                                 (pid,)).rowcount
             sessions = conn.execute(
                 "UPDATE sessions SET client_id = NULL, anonymised = 1 WHERE client_id = ?",
                 (pid,)).rowcount
@@ -170,7 +187,32 @@ class ClientRegistry:
             purged = self._store.checkpoint()
         except StorageError:
             purged = False  # the erasure itself is committed; old pages go at a later checkpoint
-        return ErasureReport(sessions, answers, sensations, purged)
+        return ErasureReport(sessions, answers, sensations, purged, consents, notes)
+
+    def add_note(self, client_id: str, text: str, operator: str) -> CourseNote:
+        """A dated free note on the client's course (trimmed; 1 to 500 characters)."""
+        note = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+        if not note or len(note) > MAX_NOTE_CHARS:
+            raise ValueError(f"a note has 1 to {MAX_NOTE_CHARS} characters")
+        who = str(operator).strip()[:80]
+        if not who:
+            raise ValueError("operator is required")
+        wall_us = round(self._wall_now_s() * 1e6)
+        pid = normalise_pseudonymous_id(client_id)
+        with self._store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM clients WHERE client_id = ?", (pid,)).fetchone() \
+                    is None:
+                raise RecordNotFoundError(f"no client {client_id!r}")
+            conn.execute("INSERT INTO course_notes (client_id, wall_us, operator, text)"
+                         " VALUES (?, ?, ?, ?)", (pid, wall_us, who, note))
+        return CourseNote(wall_us / 1e6, who, note)
+
+    def notes(self, client_id: str) -> list[CourseNote]:
+        """The client's course notes, newest first."""
+        return [CourseNote(int(wall_us) / 1e6, str(who), str(text))
+                for wall_us, who, text in self._store.connection.execute(
+                    "SELECT wall_us, operator, text FROM course_notes WHERE client_id = ?"
+                    " ORDER BY wall_us DESC, id DESC", (normalise_pseudonymous_id(client_id),))]
 
 
 def _client(row: tuple[str, str | None, int]) -> ClientRecord:

@@ -19,6 +19,11 @@ Never edit a shipped migration; add the next one.
   under, so an interrupted session's dose can be read from its last durable ``dose_progress``
   event) and ``sessions.dose_recorded_wall_us`` (when that dose was recorded); an index on
   ``events(session_id, code)`` for that look-up. No hashed column changes.
+- v4: ``consents`` (the client's signed consent: consent version, catalogue version, language,
+  the very text shown, the drawn signature as strokes, operator, time; personal data, deleted
+  with the client), ``course_notes`` (free, dated notes on a client's course; deleted with the
+  client) and ``sessions.consent_version`` (the consent a session ran under). No hashed column
+  changes.
 """
 
 from __future__ import annotations
@@ -144,10 +149,43 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_by_session ON events(session_id, code)")
 
 
+_V4_SQL = """
+CREATE TABLE consents (
+    id                INTEGER PRIMARY KEY,
+    client_id         TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    consent_version   TEXT NOT NULL,     -- Catalogue.consent_version (version + digest)
+    catalogue_version TEXT NOT NULL,
+    language          TEXT NOT NULL,
+    text              TEXT NOT NULL,     -- the consent exactly as shown and signed
+    signature         TEXT NOT NULL,     -- JSON: {"w", "h", "strokes": [[x, y, x, y, ...]]}
+    operator          TEXT NOT NULL,
+    given_wall_us     INTEGER NOT NULL
+);
+CREATE INDEX consents_by_client ON consents(client_id, consent_version);
+
+CREATE TABLE course_notes (
+    id         INTEGER PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    wall_us    INTEGER NOT NULL,
+    operator   TEXT NOT NULL,
+    text       TEXT NOT NULL
+);
+CREATE INDEX course_notes_by_client ON course_notes(client_id, wall_us);
+
+ALTER TABLE sessions ADD COLUMN consent_version TEXT;
+"""
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    for statement in _split_sql(_V4_SQL):
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "clients, sessions, screening, hash-chained event log", _v1),
     Migration(2, "boot id on events (monotonic time is per boot)", _v2),
     Migration(3, "control session id and recorded dose time on sessions", _v3),
+    Migration(4, "consents, course notes, the consent a session ran under", _v4),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

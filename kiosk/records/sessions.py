@@ -135,6 +135,7 @@ class SessionRecord:
     operator_changes: tuple[OperatorChange, ...]
     sensations: tuple[SensationReport, ...]
     anonymised: bool
+    consent_version: str | None = None  # the signed consent the session ran under (v4)
 
 
 class SessionBook:
@@ -175,6 +176,16 @@ class SessionBook:
             self._open_session(conn, session_id)
             conn.execute("UPDATE sessions SET control_session_id = ? WHERE session_id = ?",
                          (control_id, session_id))
+
+    def set_consent(self, session_id: str, consent_version: str) -> None:
+        """Name the signed consent an open session runs under (issue 11 item 6)."""
+        version = str(consent_version).strip()
+        if not version or len(version) > 64 or not version.isprintable():
+            raise ValueError("consent_version must be 1 to 64 printable characters")
+        with self._store.transaction() as conn:
+            self._open_session(conn, session_id)
+            conn.execute("UPDATE sessions SET consent_version = ? WHERE session_id = ?",
+                         (version, session_id))
 
     def record_screening(self, session_id: str, answers: Mapping[str, bool]) -> ScreeningResult:
         """Store the yes/no answers (item id -> yes); any "yes" blocks the session's current.
@@ -287,6 +298,25 @@ class SessionBook:
             (normalise_pseudonymous_id(client_id), limit))
         names = [column[0] for column in cursor.description]
         return [_session(conn, dict(zip(names, values, strict=True))) for values in cursor]
+
+    def client_sessions(self, client_id: str, limit: int = 4,
+                        offset: int = 0) -> list[SessionRecord]:
+        """One page of the client's whole history, newest first (issue 11 item 5)."""
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be positive and offset not negative")
+        conn = self._store.connection
+        cursor = conn.execute(
+            "SELECT * FROM sessions WHERE client_id = ?"
+            " ORDER BY started_wall_us DESC, rowid DESC LIMIT ? OFFSET ?",
+            (normalise_pseudonymous_id(client_id), limit, offset))
+        names = [column[0] for column in cursor.description]
+        return [_session(conn, dict(zip(names, values, strict=True))) for values in cursor]
+
+    def count_sessions(self, client_id: str) -> int:
+        row = self._store.connection.execute(
+            "SELECT count(*) FROM sessions WHERE client_id = ?",
+            (normalise_pseudonymous_id(client_id),)).fetchone()
+        return int(row[0])
 
     def delivered_today(self, client_id: str, area: str, day: datetime.date, *,
                         electrode_area_cm2: Mapping[str, float],
@@ -460,7 +490,8 @@ def _session(conn: sqlite3.Connection, row: Mapping[str, Any]) -> SessionRecord:
         ended_wall_s=None if row["ended_wall_us"] is None else row["ended_wall_us"] / 1e6,
         screening_result=None if screening is None else ScreeningResult(screening),
         screening_answers=answers, program=program, summary=summary,
-        operator_changes=changes, sensations=sensations, anonymised=bool(row["anonymised"]))
+        operator_changes=changes, sensations=sensations, anonymised=bool(row["anonymised"]),
+        consent_version=row.get("consent_version"))
 
 
 def _us(seconds: float) -> int:

@@ -269,8 +269,10 @@ class ScenarioRun:
             self._session_count += 1
             self._session_id = f"{self.scenario.program.session_id}-{self._session_count}"
         self._started = True
+        # a scenario's client has consented to the packaged catalogue's consent (issue 11.6)
         self.controller.submit(StartTreatment(program_request(self.scenario), self._session_id,
-                                              self.scenario.program.screening_cleared))
+                                              self.scenario.program.screening_cleared,
+                                              consent_version=load_catalogue().consent_version))
 
     # --- observing ----------------------------------------------------------------------------
 

@@ -93,4 +93,6 @@ class ClientScreen(KioskScreen):
         if record is None:
             self.app.nav.reset("home")  # storage fault: home says "service needed"
             return
-        self.app.choose_client(record.client_id, client_label(record))
+        from kiosk.screens.consent import continue_with_client
+
+        continue_with_client(self.app, record.client_id, client_label(record))

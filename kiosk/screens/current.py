@@ -384,5 +384,5 @@ SHOWN_REASONS = {
     "adjust_capped", "dose_cap_reached", "stage_time_reached", "treatment_done",
     "dose_cap_already_reached", "stage_time_used_up", "estop_pressed", "fault_latched",
     "screening_not_cleared", "caution_not_acknowledged", "selftest_required",
-    "session_still_open",
+    "session_still_open", "consent_missing", "consent_stale",
 }

@@ -147,6 +147,9 @@ class TreatmentFlow:
     # by the program summary; the start carries it to the control core)
     delivered_today_ma_min: float = 0.0
     delivered_today_charge_density_ma_min_per_cm2: float = 0.0
+    # issue 11 item 6: the catalogue consent this client signed, as the records hold it (set by
+    # the consent screen; the start carries it and the control core refuses any other)
+    consent_version: str | None = None
     peel: StageTimer | None = None
     tonic: StageTimer | None = None
     active_confirmed: bool = False
@@ -285,7 +288,8 @@ class TreatmentFlow:
             self.program_request(), self.session_id, self.screening_cleared,
             delivered_today_ma_min=self.delivered_today_ma_min,
             delivered_today_charge_density_ma_min_per_cm2=(
-                self.delivered_today_charge_density_ma_min_per_cm2))
+                self.delivered_today_charge_density_ma_min_per_cm2),
+            consent_version=self.consent_version)
 
     def note_event(self, time_s: float, code: str, detail: str = "") -> None:
         self.events.append(SessionEvent(time_s, code, detail))

@@ -29,6 +29,9 @@ from kiosk.records import (
     SessionSummary,
     StorageError,
 )
+from kiosk.records.clients import CourseNote
+from kiosk.records.consents import ConsentBook, ConsentRecord, Signature
+from kiosk.records.course import Course, Plan, courses
 from kiosk.records.errors import RecordNotFoundError, SessionStateError
 from kiosk.records.events import last_events
 from kiosk.screens.flow import TreatmentFlow
@@ -49,6 +52,7 @@ class RecordsView:
         self.operator = operator
         self.clients = ClientRegistry(store)
         self.sessions = SessionBook(store)
+        self.consents = ConsentBook(store)
         self.problem: StorageProblem | None = None
         self.interrupted_at_start = self._guard(self.sessions.mark_interrupted) or 0
 
@@ -102,12 +106,62 @@ class RecordsView:
     def last_sessions(self, client_id: str, limit: int = 3) -> list[SessionRecord]:
         return self._guard(self.sessions.last_sessions, client_id, limit) or []
 
+    def client_sessions(self, client_id: str, limit: int, offset: int = 0
+                        ) -> list[SessionRecord]:
+        """One page of the client's whole history, newest first."""
+        return self._guard(self.sessions.client_sessions, client_id, limit, offset) or []
+
+    def count_sessions(self, client_id: str) -> int:
+        return self._guard(self.sessions.count_sessions, client_id) or 0
+
+    def courses(self, client_id: str, catalogue: Any,
+                today: datetime.date | None = None) -> list[Course]:
+        """The client's course per program, with the catalogue's plans (issue 11 item 5)."""
+        records = self._guard(self.sessions.client_sessions, client_id, 1000) or []
+        plans = {program.id: Plan(program.course.sessions_min, program.course.sessions_max,
+                                  program.course.interval_days)
+                 for program in catalogue.programs if program.course is not None}
+        return courses(records, plans, today or datetime.date.today())
+
+    def notes(self, client_id: str) -> list[CourseNote]:
+        return self._guard(self.clients.notes, client_id) or []
+
+    def add_note(self, client_id: str, text: str) -> CourseNote | None:
+        try:
+            return self._guard(self.clients.add_note, client_id, text, self.operator)
+        except (ValueError, RecordNotFoundError):
+            return None
+
+    # -- consent (issue 11 item 6) -----------------------------------------------------------
+    def consent_in_force(self, client_id: str, consent_version: str) -> ConsentRecord | None:
+        return self._guard(self.consents.consent_in_force, client_id, consent_version)
+
+    def latest_consent(self, client_id: str) -> ConsentRecord | None:
+        return self._guard(self.consents.latest, client_id)
+
+    def give_consent(self, client_id: str, catalogue: Any, language: str,
+                     signature: Signature) -> ConsentRecord | None:
+        """Store the client's signed consent to the catalogue's consent in ``language``."""
+        consent = catalogue.consent
+        try:
+            return self._guard(
+                self.consents.record_consent, client_id,
+                consent_version=catalogue.consent_version,
+                catalogue_version=str(catalogue.version), language=language,
+                text=consent.text(language).full_text, signature=signature,
+                operator=self.operator)
+        except (ValueError, RecordNotFoundError):
+            return None
+
     # -- the session of a flow ----------------------------------------------------------------
     def begin(self, flow: TreatmentFlow) -> None:
-        """Open the session record for the flow's client (once)."""
+        """Open the session record for the flow's client (once), naming its consent."""
         if flow.record_session is None and flow.client_id is not None:
             flow.record_session = self._guard(self.sessions.start_session, flow.client_id,
                                               self.operator, flow.session_id)
+            if flow.record_session is not None and flow.consent_version:
+                self._guard(self.sessions.set_consent, str(flow.record_session),
+                            flow.consent_version)
 
     def store_screening(self, flow: TreatmentFlow, catalogue: Any) -> None:
         if flow.record_session is None:
@@ -205,6 +259,9 @@ class _UnavailableRecords:
         self.interrupted_at_start = 0
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("find_clients", "last_sessions", "last_events"):
+        if name in ("find_clients", "last_sessions", "last_events", "client_sessions",
+                    "courses", "notes"):
             return lambda *args, **kwargs: []
+        if name == "count_sessions":
+            return lambda *args, **kwargs: 0
         return lambda *args, **kwargs: None

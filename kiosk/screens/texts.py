@@ -165,6 +165,10 @@ REASON_TEXTS: dict[str, str] = {
     "stopped": N_("Stopped: the current goes to zero within 2 s."),
     "treatment_done": N_("Current stage finished: {dose_ma_min:.2f} mA·min in {elapsed_min:.1f} "
                          "min."),
+    "consent_missing": N_("The client's consent is not recorded: no current can start. Ask the "
+                          "client to read and sign the consent first."),
+    "consent_stale": N_("The client's consent is not for the consent text in force: no current "
+                        "can start. Ask the client to read and sign it again."),
 }
 
 SENSATION_WORDS: dict[str, str] = {

@@ -18,6 +18,7 @@ from kiosk.control.core import ControlCore, CycleResult, Measurements, SelfTestR
 from kiosk.control.cycle import Actuation
 from kiosk.control.limits import SafetyConfig
 from kiosk.control.snapshot import TreatmentState
+from tests.consent_version import CONSENT
 from tests.control.plant_model import SkinPlant
 
 PERIOD_S = 0.010
@@ -126,7 +127,7 @@ class Rig:
         program.setdefault("area", "face")
         program.setdefault("indication", "pigmentation")
         request = ProgramRequest(**program)  # type: ignore[arg-type]
-        return self.tick([StartTreatment(request, session_id, True)])
+        return self.tick([StartTreatment(request, session_id, True, consent_version=CONSENT)])
 
     def start_and_hold(self, **program: object) -> CycleResult:
         self.start(**program)

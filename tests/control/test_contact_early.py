@@ -34,6 +34,7 @@ from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.hal.sim.skin import SkinParams
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig
 from tests.control.scenario_results import scenario_result
 from tests.control.test_monitors import codes, feed, first_fault_at
@@ -207,7 +208,7 @@ def test_the_contact_check_refusal_opens_k1_within_150_ms_of_the_loss(
     built = _board()
     try:
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6),
-                                    "s1", True))
+                                    "s1", True, consent_version=CONSENT))
         while built.snapshot.step != "test":
             built.submit(Heartbeat())
             built.run_for(0.01)
@@ -250,7 +251,7 @@ def test_no_false_contact_loss_in_the_first_seconds_of_any_ramp(
     built = _board(skin)
     try:
         built.submit(StartTreatment(ProgramRequest(area, indication, second_phase=second),
-                                    "s1", True))
+                                    "s1", True, consent_version=CONSENT))
         _run(built, 12.0)  # the contact check, then ~11 s of ramp from the first set-point
         snapshot = built.snapshot
         assert snapshot.fault is None, snapshot.fault
@@ -285,7 +286,8 @@ def test_no_false_contact_loss_when_a_polarised_skin_resumes() -> None:
     built = _board()
     try:
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
-                                                   current_stage_s=300), "s1", True))
+                                                   current_stage_s=300), "s1", True,
+                                    consent_version=CONSENT))
         _run(built, 90.0)
         assert built.snapshot.state is S.HOLD
         built.submit(Pause())

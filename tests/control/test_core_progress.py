@@ -32,6 +32,7 @@ from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.records import records_path
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig
 
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=600)
@@ -48,7 +49,7 @@ def session_run() -> Rig:
     rig = Rig.ready()
     rig.plant_substeps = 2
     rig.run(0.5)
-    rig.tick([StartTreatment(PROGRAM, "s1", True)])
+    rig.tick([StartTreatment(PROGRAM, "s1", True, consent_version=CONSENT)])
     rig.run_until_state(S.HOLD, 60.0)
     rig.run(25.0)
     rig.tick([Stop(StopReason.OPERATOR)])
@@ -125,7 +126,7 @@ def test_the_progress_reaches_the_records_file_on_the_board(tmp_path: Path) -> N
     built = build_controller(sim=True, clock=VirtualClock(), seed=5, state_dir=tmp_path,
                              notifier=SystemdWatchdog(env={}))
     try:
-        built.submit(StartTreatment(PROGRAM, "board-1", True))
+        built.submit(StartTreatment(PROGRAM, "board-1", True, consent_version=CONSENT))
         end_s = built.clock.now_s() + 25.0
         while built.clock.now_s() < end_s:
             built.submit(Heartbeat())

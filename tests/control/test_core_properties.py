@@ -48,6 +48,7 @@ from kiosk.control.cycle import CycleResult
 from kiosk.control.regulator import output_limit_ma
 from kiosk.control.snapshot import Snapshot
 from kiosk.control.snapshot import TreatmentState as S
+from tests.consent_version import CONSENT
 from tests.control.core_rig import PERIOD_S, Rig, catalogue
 from tests.control.junk import junk_strategy
 
@@ -129,7 +130,7 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(program=programs, session=st.sampled_from(["a", "b"]),
           screening=st.sampled_from([True, True, True, False]))
     def start(self, program: ProgramRequest, session: str, screening: bool) -> None:
-        self.cycle([StartTreatment(program, session, screening)])
+        self.cycle([StartTreatment(program, session, screening, consent_version=CONSENT)])
 
     @rule()
     def pause(self) -> None:
@@ -215,7 +216,7 @@ class CoreMachine(RuleBasedStateMachine):
         open_id = self.prev.snapshot.session_id
         if open_id not in (None, "a"):
             self.cycle([EndSession(open_id)])  # type: ignore[arg-type]  # not None here
-        self.cycle([StartTreatment(program, "a", True)])
+        self.cycle([StartTreatment(program, "a", True, consent_version=CONSENT)])
         self.run(min(at_cycle, 300))  # the contact check
         self.run(at_cycle - min(at_cycle, 300), until_at_rest=True)
         if event is not None and event.startswith("stuck_"):

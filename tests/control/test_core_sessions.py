@@ -31,6 +31,7 @@ from kiosk.control.commands import (
 )
 from kiosk.control.cycle import CycleResult
 from kiosk.control.snapshot import TreatmentState as S
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig
 
 CLIENT_A = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=600)
@@ -53,7 +54,7 @@ def only_refusal(result: CycleResult) -> str:
 def a_paused_by_stop_at_the_plateau() -> Rig:
     rig = Rig.ready()
     rig.plant_substeps = 2
-    rig.tick([StartTreatment(CLIENT_A, "A", True)])
+    rig.tick([StartTreatment(CLIENT_A, "A", True, consent_version=CONSENT)])
     rig.run_until_state(S.HOLD, 60.0)
     rig.run(10.0)
     rig.tick([Stop(StopReason.OPERATOR)])
@@ -81,7 +82,8 @@ def test_a_new_client_starts_from_idle_with_its_own_program_and_dose() -> None:
     a_dose = rig.results[-1].snapshot.dose_ma_min
     assert a_dose > 0.1
     # B's start while A is still open: refused, A untouched
-    assert only_refusal(rig.tick([StartTreatment(CLIENT_B, "B", True)])) == \
+    assert only_refusal(rig.tick([StartTreatment(CLIENT_B, "B", True,
+                                                 consent_version=CONSENT)])) == \
         "session_still_open"
     assert rig.core.state is S.PAUSED and rig.results[-1].snapshot.session_id == "A"
     # leaving A's treatment ends A
@@ -94,7 +96,7 @@ def test_a_new_client_starts_from_idle_with_its_own_program_and_dose() -> None:
     assert snap.dose_ma_min == 0.0 and not snap.resumable
     assert only_refusal(rig.tick([Resume("A")])) == "nothing_to_resume"
     # B starts fresh: its program, its polarity, its caps, its dose from zero
-    started = rig.tick([StartTreatment(CLIENT_B, "B", True)])
+    started = rig.tick([StartTreatment(CLIENT_B, "B", True, consent_version=CONSENT)])
     snap = started.snapshot
     assert snap.session_id == "B" and snap.program_id == "face.disincrustation"
     assert snap.target_ma == pytest.approx(0.3) and snap.polarity is Polarity.NEGATIVE
@@ -114,7 +116,7 @@ def test_a_new_client_starts_from_idle_with_its_own_program_and_dose() -> None:
 def test_a_session_cannot_end_while_current_may_flow(state: S) -> None:
     rig = Rig.ready()
     rig.plant_substeps = 2
-    rig.tick([StartTreatment(CLIENT_A, "A", True)])
+    rig.tick([StartTreatment(CLIENT_A, "A", True, consent_version=CONSENT)])
     if state is not S.CONTACT_CHECK:
         rig.run_until_state(S.RAMP_UP, 5.0)
     if state in (S.HOLD, S.RAMP_DOWN):
@@ -155,7 +157,7 @@ def test_a_done_session_ends_to_idle_and_the_same_client_may_not_resume_it() -> 
 def test_a_session_ended_with_a_fault_latched_keeps_the_fault_and_leaves_nothing() -> None:
     rig = Rig.ready()
     rig.plant_substeps = 2
-    rig.tick([StartTreatment(CLIENT_A, "A", True)])
+    rig.tick([StartTreatment(CLIENT_A, "A", True, consent_version=CONSENT)])
     rig.run_until_state(S.HOLD, 60.0)
     rig.plant.open_circuit = True
     rig.run_until_state(S.FAULT, 1.0)
@@ -169,7 +171,7 @@ def test_a_session_ended_with_a_fault_latched_keeps_the_fault_and_leaves_nothing
     assert acked.snapshot.state is S.IDLE and acked.snapshot.session_id is None
     assert not acked.snapshot.resumable
     assert only_refusal(rig.tick([Resume("A")])) == "nothing_to_resume"
-    fresh = rig.tick([StartTreatment(CLIENT_B, "B", True)])
+    fresh = rig.tick([StartTreatment(CLIENT_B, "B", True, consent_version=CONSENT)])
     assert fresh.snapshot.session_id == "B" and fresh.snapshot.dose_ma_min == 0.0
 
 
@@ -177,7 +179,7 @@ def test_a_session_ended_with_a_fault_latched_keeps_the_fault_and_leaves_nothing
 def test_the_same_session_still_continues_its_dose_after_an_acknowledged_fault() -> None:
     rig = Rig.ready()
     rig.plant_substeps = 2
-    rig.tick([StartTreatment(CLIENT_A, "A", True)])
+    rig.tick([StartTreatment(CLIENT_A, "A", True, consent_version=CONSENT)])
     rig.run_until_state(S.HOLD, 60.0)
     rig.plant.open_circuit = True
     faulted = rig.run_until_state(S.FAULT, 1.0)

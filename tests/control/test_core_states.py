@@ -26,6 +26,7 @@ from kiosk.control.cycle import CycleResult
 from kiosk.control.limits import SafetyConfig
 from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.state_machine import ALLOWED_TRANSITIONS, StateTracker, Step, TransitionError
+from tests.consent_version import CONSENT
 from tests.control.core_rig import PERIOD_S, Rig, catalogue
 
 
@@ -105,7 +106,7 @@ def test_adjust_and_pause_are_refused_while_ramping_down() -> None:
 
 @pytest.mark.parametrize("command", [Pause(), Resume("s1"), AdjustCurrent(0.05),
                                      StartTreatment(ProgramRequest("face", "pigmentation"), "s",
-                                                    True)])
+                                                    True, consent_version=CONSENT)])
 @pytest.mark.requirement("SR-002")
 def test_with_a_fault_latched_every_command_but_ack_is_refused_naming_the_fault(
         command: Command) -> None:
@@ -129,7 +130,8 @@ def test_stop_is_never_refused_and_changes_nothing_when_nothing_flows() -> None:
 @pytest.mark.requirement("SR-045")
 def test_a_start_without_cleared_screening_is_refused() -> None:
     rig = Rig.ready()
-    result = rig.tick([StartTreatment(ProgramRequest("face", "pigmentation"), "s", False)])
+    result = rig.tick([StartTreatment(ProgramRequest("face", "pigmentation"), "s", False,
+                                      consent_version=CONSENT)])
     assert refusal(result).code == "screening_not_cleared"
     assert result.snapshot.state is S.IDLE and result.actuation.dac_ma == 0.0
 

@@ -30,20 +30,22 @@ from kiosk.control.commands import (
 )
 from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.validation import validate_command
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig
 from tests.control.junk import BAD_NUMBERS, BAD_TEXT, junk_strategy
 
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=600)
 WELL_FORMED = [
-    StartTreatment(PROGRAM, "s1", True),
-    StartTreatment(ProgramRequest("face", "ageing"), "x", False),
+    StartTreatment(PROGRAM, "s1", True, consent_version=CONSENT),
+    StartTreatment(ProgramRequest("face", "ageing"), "x", False, consent_version=CONSENT),
     StartTreatment(ProgramRequest("neck", "ageing", "pad_15", 0.5, 300.0, True, True,
-                                  Polarity.POSITIVE, False), "s1", True),
+                                  Polarity.POSITIVE, False), "s1", True, consent_version=CONSENT),
     Pause(), Resume("s1"), EndSession("s1"), Stop(), Stop(StopReason.SHUTDOWN),
     AdjustCurrent(0.05), AdjustCurrent(-0.1), AdjustCurrent(0), AdjustCurrent(2.0),
     Acknowledge("contact_lost"), Heartbeat(),
     # well-formed but not allowed: the limits refuse these with their own codes
-    StartTreatment(ProgramRequest("face", "pigmentation", current_ma=15.0), "s1", True),
+    StartTreatment(ProgramRequest("face", "pigmentation", current_ma=15.0), "s1", True,
+                   consent_version=CONSENT),
     AdjustCurrent(0.03),
 ]
 
@@ -107,21 +109,21 @@ def test_a_subclass_of_a_command_is_refused() -> None:
     ProgramRequest("face", "pigmentation", electrode_id=3),  # type: ignore[arg-type]
 ], ids=repr)
 def test_a_malformed_program_is_refused(program: object) -> None:
-    refused(StartTreatment(program, "s1", True))  # type: ignore[arg-type]
+    refused(StartTreatment(program, "s1", True, consent_version=CONSENT))  # type: ignore[arg-type]
 
 
 @pytest.mark.requirement("SR-051")
 @pytest.mark.parametrize("text", BAD_TEXT, ids=repr)
 def test_identifiers_must_be_short_printable_text(text: object) -> None:
     for make in (Resume, EndSession, Acknowledge,
-                 lambda t: StartTreatment(PROGRAM, t, True)):
+                 lambda t: StartTreatment(PROGRAM, t, True, consent_version=CONSENT)):
         refused(make(text))
 
 
 @pytest.mark.requirement("SR-051")
 def test_flags_and_stop_reasons_must_be_their_own_types() -> None:
-    refused(StartTreatment(PROGRAM, "s1", "yes"))  # type: ignore[arg-type]
-    refused(StartTreatment(PROGRAM, "s1", 1))  # type: ignore[arg-type]
+    refused(StartTreatment(PROGRAM, "s1", "yes", consent_version=CONSENT))  # type: ignore[arg-type]
+    refused(StartTreatment(PROGRAM, "s1", 1, consent_version=CONSENT))  # type: ignore[arg-type]
     refused(Stop("operator"))  # type: ignore[arg-type]
 
 
@@ -136,7 +138,7 @@ def test_an_object_whose_fields_cannot_be_read_is_refused() -> None:
 def running_rig() -> Rig:
     rig = Rig.ready()
     rig.plant_substeps = 2
-    rig.tick([StartTreatment(PROGRAM, "s1", True)])
+    rig.tick([StartTreatment(PROGRAM, "s1", True, consent_version=CONSENT)])
     rig.run_until_state(S.HOLD, 60.0)
     return rig
 
@@ -145,7 +147,8 @@ def running_rig() -> Rig:
 @pytest.mark.parametrize("junk", [AdjustCurrent(1e308), AdjustCurrent(math.nan),
                                   AdjustCurrent(math.inf), AdjustCurrent("0.05"),  # type: ignore[arg-type]
                                   object(), {"delta_ma": 0.05},
-                                  StartTreatment({"area": "face"}, "s1", True)],  # type: ignore[arg-type]
+                                  StartTreatment({"area": "face"}, "s1", True,
+                                                 consent_version=CONSENT)],  # type: ignore[arg-type]
                          ids=repr)
 def test_the_issue_examples_no_longer_cut_the_treatment(junk: object) -> None:
     rig = running_rig()
@@ -213,13 +216,14 @@ def test_junk_submitted_to_the_loop_on_the_board_leaves_the_plateau_running() ->
     built = build_controller(sim=True, clock=VirtualClock(), seed=4,
                              notifier=SystemdWatchdog(env={}))
     try:
-        built.submit(StartTreatment(PROGRAM, "s1", True))
+        built.submit(StartTreatment(PROGRAM, "s1", True, consent_version=CONSENT))
         while built.snapshot.state is not S.HOLD:
             built.submit(Heartbeat())
             built.run_for(0.1)
             assert built.clock.now_s() < 60.0
         for junk in (AdjustCurrent(1e308), AdjustCurrent(math.nan), object(),
-                     StartTreatment({"area": "face"}, "s1", True),  # type: ignore[arg-type]
+                     StartTreatment({"area": "face"}, "s1", True,
+                                    consent_version=CONSENT),  # type: ignore[arg-type]
                      {"kind": "Stop"}, "Stop", None):
             built.submit(junk)  # type: ignore[arg-type]  # junk on purpose
             built.submit(Heartbeat())

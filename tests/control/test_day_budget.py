@@ -24,6 +24,7 @@ from kiosk.control.cycle import CycleResult
 from kiosk.control.limits import resolve_program
 from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.validation import validate_command
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig, catalogue
 
 DISINCRUSTATION = ProgramRequest("face", "disincrustation", current_ma=0.8,
@@ -51,7 +52,8 @@ def rig_with(catalogue_: Catalogue | None = None) -> Rig:
 def start(rig: Rig, request: ProgramRequest, session_id: str, dose: float = 0.0,
           density: float = 0.0) -> CycleResult:
     return rig.tick([StartTreatment(request, session_id, True, delivered_today_ma_min=dose,
-                                    delivered_today_charge_density_ma_min_per_cm2=density)])
+                                    delivered_today_charge_density_ma_min_per_cm2=density,
+                                    consent_version=CONSENT)])
 
 
 def event(result: CycleResult, code: str) -> Reason:
@@ -183,7 +185,8 @@ def test_junk_delivered_figures_are_refused_before_anything_acts(field: str,
                                                                  value: object) -> None:
     if field.endswith("cm2") and value == 300.01:
         value = 30.01  # its bound is 10 x the 3 mA·min/cm² cap
-    command = StartTreatment(IONTOPHORESIS, "B", True, **{field: value})  # type: ignore[arg-type]
+    command = StartTreatment(IONTOPHORESIS, "B", True, **{field: value},
+                             consent_version=CONSENT)  # type: ignore[arg-type]
     reason = validate_command(command)
     assert isinstance(reason, Reason) and reason.code == "invalid_command"
     assert reason.detail("field") == field
@@ -198,7 +201,8 @@ def test_junk_delivered_figures_are_refused_before_anything_acts(field: str,
 @pytest.mark.parametrize(("dose", "density"), [(0.0, 0.0), (300.0, 30.0), (0, 0)])
 def test_the_edges_of_the_plausible_range_are_well_formed(dose: float, density: float) -> None:
     command = StartTreatment(IONTOPHORESIS, "B", True, delivered_today_ma_min=dose,
-                             delivered_today_charge_density_ma_min_per_cm2=density)
+                             delivered_today_charge_density_ma_min_per_cm2=density,
+                             consent_version=CONSENT)
     assert validate_command(command) is command
 
 

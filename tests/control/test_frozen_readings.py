@@ -19,6 +19,7 @@ from kiosk.control.service import build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 from tests.control.core_rig import PERIOD_S, Rig, inject_during_hold
 from tools.traceability import FigureRecorder
 
@@ -114,7 +115,8 @@ def test_a_stuck_adc_on_the_board_reaches_the_safe_state_within_80_ms(
                              notifier=SystemdWatchdog(env={}))
     try:
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
-                                                   current_stage_s=120), "s1", True))
+                                                   current_stage_s=120), "s1", True,
+                                    consent_version=CONSENT))
         while built.snapshot.state is not S.HOLD:
             built.submit(Heartbeat())
             built.run_for(0.1)

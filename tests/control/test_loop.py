@@ -22,6 +22,7 @@ from kiosk.hal.config import load_board_config
 from kiosk.hal.factory import build_board
 from kiosk.hal.sim.clock import SimulationEnded, VirtualClock
 from kiosk.hal.sim.skin import SkinParams
+from tests.consent_version import CONSENT
 
 S = TreatmentState
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
@@ -35,7 +36,8 @@ def controller() -> Iterator[Controller]:
 
 
 def start(controller: Controller, program: ProgramRequest = PROGRAM) -> None:
-    controller.submit(StartTreatment(program, "session-1", screening_cleared=True))
+    controller.submit(StartTreatment(program, "session-1", screening_cleared=True,
+                                     consent_version=CONSENT))
 
 
 def run_with_ui(controller: Controller, duration_s: float, until: S | None = None) -> None:
@@ -105,7 +107,7 @@ def test_a_factory_fresh_dac_fails_the_self_test_and_nothing_can_start() -> None
         assert loop.snapshot.state is S.FAULT
         assert loop.snapshot.fault is not None
         assert loop.snapshot.fault.code == "selftest_failed"
-        loop.submit(StartTreatment(PROGRAM, "s", True))
+        loop.submit(StartTreatment(PROGRAM, "s", True, consent_version=CONSENT))
         loop.run_for(1.0)
         assert loop.snapshot.last_refusal is not None
         assert loop.snapshot.last_refusal.code == "fault_latched"

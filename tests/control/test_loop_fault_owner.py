@@ -14,6 +14,7 @@ from kiosk.control.snapshot import FaultInfo, TreatmentState
 from kiosk.control.supervisor import CHECK_PERIOD_S, STALL_TIMEOUT_S
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 
 S = TreatmentState
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
@@ -24,7 +25,8 @@ SCREEN_POLL_S = 0.002
 def controller() -> Iterator[Controller]:
     built = build_controller(sim=True, clock=VirtualClock(), notifier=SystemdWatchdog(env={}))
     built.run_for(0.05)
-    built.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+    built.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                consent_version=CONSENT))
     run_with_ui(built, 3.0)
     assert built.snapshot.state is S.RAMP_UP
     yield built

@@ -31,6 +31,7 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.records.events import LogEvent
+from tests.consent_version import CONSENT
 from tools.traceability import FigureRecorder
 
 S = TreatmentState
@@ -74,7 +75,8 @@ def run_with_ui(controller: Controller, duration_s: float, until: S | None = Non
 
 def to_plateau(controller: Controller) -> None:
     controller.run_for(0.05)
-    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 40.0, until=S.HOLD)
     run_with_ui(controller, 0.5)
     assert controller.snapshot.state is S.HOLD
@@ -104,7 +106,8 @@ def mixed_flood(count: int) -> Iterator[object]:
     """Every kind of command a confused or hostile client could send, and junk."""
     kinds: list[object] = [
         Heartbeat(), AdjustCurrent(0.05), AdjustCurrent(-0.05), Resume("session-1"), Pause(),
-        StartTreatment(PROGRAM, "other", True), Acknowledge("contact_lost"),
+        StartTreatment(PROGRAM, "other", True,
+                       consent_version=CONSENT), Acknowledge("contact_lost"),
         AdjustCurrent(1e308), AdjustCurrent(float("nan")), object(), {"program": "x"}, None,
         Stop("not a reason"),  # type: ignore[arg-type]
     ]
@@ -174,14 +177,16 @@ def test_a_stop_after_100_000_mixed_commands_and_junk_reaches_zero_within_2_s(
 def test_a_start_submitted_just_before_a_stop_never_runs_after_it(
         controller: Controller) -> None:
     controller.run_for(0.05)
-    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     controller.submit(Stop(StopReason.OPERATOR))  # same cycle, after the start
     run_with_ui(controller, 2.0)
     assert controller.snapshot.state is S.IDLE
     assert not sim(controller).k1_closed()
 
     controller.submit(Stop(StopReason.OPERATOR))
-    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 2.0)  # stop first (nothing to stop), then the start runs
     assert controller.snapshot.state in (S.CONTACT_CHECK, S.RAMP_UP)
 
@@ -192,7 +197,8 @@ def test_a_stop_of_the_same_reason_coalesces_at_the_newest_copy(
     """Stop, Start, Stop in one cycle: the coalesced Stop stands where its newest copy was,
     so the start is still stopped."""
     controller.run_for(0.05)
-    for command in (Stop(), StartTreatment(PROGRAM, "session-1", True), Stop()):
+    for command in (Stop(), StartTreatment(PROGRAM, "session-1", True,
+                                           consent_version=CONSENT), Stop()):
         assert controller.submit(command) is None
     assert controller.loop.intake.waiting == 2
     run_with_ui(controller, 2.0)
@@ -239,10 +245,13 @@ JUNK: list[tuple[object, str]] = [
     (object(), "(object)"),
     ({"delta_ma": 0.05}, "(object)"),
     (None, "(object)"),
-    (StartTreatment({"area": "face"}, "s", True), "program"),  # type: ignore[arg-type]
-    (StartTreatment(PROGRAM, "s", "yes"), "screening_cleared"),  # type: ignore[arg-type]
-    (StartTreatment(PROGRAM, "x" * 10_000, True), "session_id"),
-    (StartTreatment(ProgramRequest("face", "pigmentation", current_ma=float("nan")), "s", True),
+    (StartTreatment({"area": "face"}, "s", True,
+                    consent_version=CONSENT), "program"),  # type: ignore[arg-type]
+    (StartTreatment(PROGRAM, "s", "yes",
+                    consent_version=CONSENT), "screening_cleared"),  # type: ignore[arg-type]
+    (StartTreatment(PROGRAM, "x" * 10_000, True, consent_version=CONSENT), "session_id"),
+    (StartTreatment(ProgramRequest("face", "pigmentation", current_ma=float("nan")), "s", True,
+                    consent_version=CONSENT),
      "current_ma"),
     (Stop("operator"), "reason"),  # type: ignore[arg-type]
     (Acknowledge(["estop"]), "fault_code"),  # type: ignore[arg-type]
@@ -254,7 +263,8 @@ JUNK: list[tuple[object, str]] = [
 def test_junk_is_refused_at_submit_and_the_treatment_goes_on(
         controller: Controller, junk: object, field: str) -> None:
     controller.run_for(0.05)
-    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 3.0)
     assert controller.snapshot.state is S.RAMP_UP
     refusal = controller.loop.submit(junk)
@@ -304,7 +314,8 @@ def test_a_flood_of_refused_adjustments_is_rate_limited_in_the_log() -> None:
     records: list[CycleRecord] = []
     try:
         built.run_for(0.05)
-        built.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True))
+        built.submit(StartTreatment(PROGRAM, "session-1", screening_cleared=True,
+                                    consent_version=CONSENT))
         run_with_ui(built, 3.0)
         built.loop.add_observer(records.append)
         for _ in range(200):  # 2 s

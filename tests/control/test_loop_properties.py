@@ -36,6 +36,7 @@ from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 
 S = TreatmentState
 SESSION = "session-1"
@@ -94,7 +95,7 @@ def valid_start(draw: st.DrawFn) -> StartTreatment:
     current_ma = max(0.05, round(cap_ma * fraction / 0.05) * 0.05)
     request = ProgramRequest(area, indication, current_ma=current_ma, current_stage_s=60.0)
     return StartTreatment(request, draw(st.sampled_from([SESSION, "session-2"])),
-                          screening_cleared=True)
+                          screening_cleared=True, consent_version=CONSENT)
 
 
 VALID = st.one_of(
@@ -181,7 +182,7 @@ def test_stop_always_reaches_the_safe_state_within_2_s_and_junk_never_cuts_as_an
         rig.controller.run_for(0.05)
         rig.controller.submit(StartTreatment(
             ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120),
-            SESSION, screening_cleared=True))
+            SESSION, screening_cleared=True, consent_version=CONSENT))
         rig.wait(into_treatment_s)
         rig.play(before)
         event(f"state at the stop: {rig.controller.snapshot.state}")

@@ -42,6 +42,7 @@ from kiosk.control.service import build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 
 S = TreatmentState
 CATALOGUE = load_catalogue()
@@ -157,7 +158,8 @@ class BoardSafetyMachine(RuleBasedStateMachine):
         open_id = self.controller.snapshot.session_id
         if open_id is not None and open_id != session:  # the next client: end the old one
             self.controller.submit(EndSession(open_id))
-        self.controller.submit(StartTreatment(request, session, screening_cleared=True))
+        self.controller.submit(StartTreatment(request, session, screening_cleared=True,
+                                              consent_version=CONSENT))
 
     @rule(reason=st.sampled_from(list(StopReason)))
     def stop(self, reason: StopReason) -> None:

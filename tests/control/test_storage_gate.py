@@ -23,6 +23,7 @@ from kiosk.hal.factory import build_board
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.records.events import LogEvent
 from kiosk.records.writer import RecordWriter
+from tests.consent_version import CONSENT
 from tests.control.core_rig import Rig
 
 pytestmark = pytest.mark.requirement("SR-042")
@@ -102,7 +103,7 @@ def test_a_full_records_queue_on_the_board_refuses_the_next_start(tmp_path: Path
         accepted = [writer.post(LogEvent("test.routine", "filler", "info"))
                     for _ in range(4)]
         assert accepted.count(False) >= 1 and not writer.healthy
-        loop.submit(StartTreatment(PROGRAM, "s1", screening_cleared=True))
+        loop.submit(StartTreatment(PROGRAM, "s1", screening_cleared=True, consent_version=CONSENT))
         loop.run_for(0.5)
         snapshot = loop.snapshot
         assert not snapshot.storage_ok
@@ -124,7 +125,7 @@ def test_a_full_records_queue_during_the_plateau_leaves_the_current_on(tmp_path:
     assert writer.start()
     loop = ControlLoop(board, ControlCore(load_catalogue()), records=writer)
     try:
-        loop.submit(StartTreatment(PROGRAM, "s1", screening_cleared=True))
+        loop.submit(StartTreatment(PROGRAM, "s1", screening_cleared=True, consent_version=CONSENT))
         while loop.snapshot.state is not S.HOLD:
             loop.submit(Heartbeat())
             loop.run_for(0.1)

@@ -33,6 +33,7 @@ from kiosk.control.service import build_controller
 from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 from tools.traceability import FigureRecorder
 
 PERIOD_S = 0.010
@@ -273,7 +274,8 @@ def test_the_load_on_the_board_matches_the_skin_models_truth(
                              notifier=SystemdWatchdog(env={}))
     try:
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
-                                                   current_stage_s=120), "s1", True))
+                                                   current_stage_s=120), "s1", True,
+                                    consent_version=CONSENT))
         while built.snapshot.state is not TreatmentState.HOLD:
             built.submit(Heartbeat())
             built.run_for(0.1)

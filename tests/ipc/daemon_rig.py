@@ -22,6 +22,7 @@ from pathlib import Path
 from kiosk.control.commands import Heartbeat, ProgramRequest, StartTreatment
 from kiosk.control.snapshot import Snapshot, TreatmentState
 from kiosk.ipc.client import ConnectionClosed, ControlClient, RemoteController
+from tests.consent_version import CONSENT
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=600)
@@ -129,7 +130,8 @@ def wait_for(remote: RemoteController, predicate, timeout_s: float) -> Snapshot:
 
 
 def start_treatment(remote: RemoteController, session_id: str = "ipc-1") -> None:
-    remote.submit(StartTreatment(PROGRAM, session_id, screening_cleared=True))
+    remote.submit(StartTreatment(PROGRAM, session_id, screening_cleared=True,
+                                 consent_version=CONSENT))
 
 
 def at_plateau(snapshot: Snapshot) -> bool:

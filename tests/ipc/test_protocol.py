@@ -36,10 +36,11 @@ from kiosk.control.commands import (
 from kiosk.control.reasons import Code, make
 from kiosk.ipc import protocol as p
 from kiosk.ipc.client import keep_identity, offline_snapshot
+from tests.consent_version import CONSENT
 
 EXAMPLES: list[Command] = [
     StartTreatment(ProgramRequest("face", "pigmentation", "face_roller", 0.6, 300.0, True, True,
-                                  Polarity.POSITIVE, True), "s-1", True),
+                                  Polarity.POSITIVE, True), "s-1", True, consent_version=CONSENT),
     Pause(), Resume("s-1"), Stop(StopReason.CLIENT_DISCOMFORT), AdjustCurrent(-0.05),
     Acknowledge("estop"), Heartbeat(), EndSession("s-1"), Chirp(),
     RunSelfTest("relays"), RunSelfTest(), ProgramDacEeprom(),

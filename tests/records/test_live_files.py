@@ -28,6 +28,7 @@ from kiosk.records.errors import StorageReplacedError
 from kiosk.records.events import LogEvent
 from kiosk.records.store import RecordStore
 from kiosk.records.writer import RecordWriter
+from tests.consent_version import CONSENT
 from tests.records.test_writer import wait_for
 
 CHECK_S = 0.05
@@ -144,7 +145,7 @@ def test_a_start_is_refused_once_the_files_went_away_under_the_kiosk(
         assert wait_for(lambda: not writer.healthy, timeout_s=5.0)
         loop.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
                                                   current_stage_s=120), "s1",
-                                   screening_cleared=True))
+                                   screening_cleared=True, consent_version=CONSENT))
         loop.run_for(0.5)
         snapshot = loop.snapshot
         assert not snapshot.storage_ok

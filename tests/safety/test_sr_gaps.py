@@ -15,6 +15,7 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.board import SimBoard
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.hal.sim.skin import SkinParams
+from tests.consent_version import CONSENT
 from tests.control.shell_helpers import drive_current, sim_board, sim_of
 from tools.traceability import FigureRecorder
 
@@ -78,7 +79,8 @@ def test_a_hardware_trip_latches_hw_trip_and_k1_is_open_within_25_ms_of_the_trip
                              notifier=SystemdWatchdog(env={}))
     try:
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
-                                                   current_stage_s=120), "s", True))
+                                                   current_stage_s=120), "s", True,
+                                    consent_version=CONSENT))
         run_with_ui(built, 3.0)
         assert built.snapshot.state is S.RAMP_UP
         sim = built.board.sim

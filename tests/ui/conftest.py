@@ -159,7 +159,29 @@ class KioskDriver:
     def new_client_to_screening(self) -> None:
         self.tap("start_treatment")
         self.tap("new_client")
+        self.give_consent()
         assert self.screen == "screening"
+
+    def sign(self, ref: str = "signature_pad", points: int = 12) -> None:
+        """Draw a stroke across the pad called ``ref`` with a real touch (down, moves, up)."""
+        pad = self.find(ref)
+        x0, y0 = pad.to_window(pad.x + 20, pad.y + pad.height * 0.4)
+        touch = UnitTestTouch(x0, y0)
+        touch.touch_down()
+        for step in range(1, points + 1):
+            touch.touch_move(x0 + step * (pad.width - 40) / points,
+                             y0 + (step % 3) * pad.height * 0.15)
+        touch.touch_up()
+        self.frames(2)
+
+    def give_consent(self) -> None:
+        """On the consent screen (issue 11 item 6): every page, a signature, "agrees"."""
+        if self.screen != "consent":
+            return
+        while self.has("consent_next"):
+            self.tap("consent_next")
+        self.sign()
+        self.tap("consent_agree")
 
     def answer_all_screening_no(self) -> None:
         while self.screen == "screening":

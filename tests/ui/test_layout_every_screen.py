@@ -126,6 +126,25 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap("choose_op2")
     look.check("chosen")
 
+    # a new client: the consent, page by page, unsigned and signed (issue 11 item 6)
+    k.tap("start_treatment")
+    k.tap("new_client")
+    assert k.screen == "consent"
+    page = 1
+    while k.has("consent_next"):
+        look.check(f"consent page {page}")
+        k.tap("consent_next")
+        page += 1
+    look.check("unsigned")
+    k.sign()
+    look.check("signed")
+    k.tap("consent_agree")
+    assert k.screen == "screening"
+    k.tap("back")
+    look.check("consent given")
+    k.tap("consent_continue")
+    app.finish_treatment()
+
     # a client whose screening blocks the treatment
     k.new_client_to_screening()
     look.check("page 1")
@@ -264,6 +283,9 @@ def walk_every_screen(k: Any, look: Inspector) -> None:
     k.tap(buttons[0])
     assert k.screen == "client_history", client_id
     look.check("one session")
+    k.tap("all_sessions")
+    assert k.screen == "client_sessions"
+    look.check("one page")
     app.nav.reset("home")
 
 

@@ -299,6 +299,8 @@ def test_back_goes_to_each_earlier_step_with_the_choices_kept(kiosk: Any) -> Non
     assert k.find(f"no_{k.app.screen.page_items[0].id}").kind == "selected"
     for _ in range(3):
         k.tap("back")
+    assert k.screen == "consent" and k.has("consent_given")  # signed: not asked again
+    k.tap("back")
     assert k.screen == "client"
     k.tap("back")
     assert k.screen == "home" and k.app.nav.stack == ("home",)

@@ -177,8 +177,8 @@ def test_an_emergency_stopped_session_is_named_so_in_the_history(kiosk: Any) -> 
     assert session_record(k).summary.stop_reason == "estop"  # the fault's code
     client_id = k.app.flow.client_id
     k.tap("done")
-    k.app.nav.go("client_history", client_id=client_id)
-    line = k.text("session_0")
+    k.app.nav.go("client_sessions", client_id=client_id)  # the whole history (issue 11.5)
+    line = k.text("session_0_how")
     assert "Fault: Emergency stop pressed" in line and "normally" not in line
 
 
