@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from tests.consent_version import CONSENT
+
 
 def main(state_dir: Path, save_s: float) -> None:
     from kiosk.control.commands import EndSession, Heartbeat, ProgramRequest, StartTreatment, Stop
@@ -39,7 +41,8 @@ def main(state_dir: Path, save_s: float) -> None:
             else:
                 session += 1
                 started_at = time.monotonic()
-                controller.submit(StartTreatment(program, f"child-{session}", True))
+                controller.submit(StartTreatment(program, f"child-{session}", True,
+                                                 consent_version=CONSENT))
         else:
             ramped = snapshot.output_enabled and snapshot.state is TreatmentState.RAMP_UP \
                 and time.monotonic() - started_at > 3.0

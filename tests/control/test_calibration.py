@@ -30,6 +30,7 @@ from kiosk.control.snapshot import TreatmentState
 from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.config import load_board_config
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 from tests.control.calibration_helpers import calibrate, end_drive, run, run_until, sim
 
 S = TreatmentState
@@ -68,7 +69,8 @@ def controller(tmp_path: Path) -> Iterator[Controller]:
 def treatment_readings(controller: Controller, session: str) -> tuple[float, float]:
     """Into the hold of a 0.6 mA treatment on the skin; measured/true current and electrode
     node voltage ratios averaged over 1 s; the session is then ended."""
-    controller.submit(StartTreatment(PROGRAM, session, screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, session, screening_cleared=True,
+                                     consent_version=CONSENT))
     run_until(controller, lambda: controller.snapshot.state is S.HOLD, limit_s=60.0)
     board = sim(controller)
     ratios_i, ratios_v = [], []
@@ -208,7 +210,8 @@ def test_the_point_current_never_exceeds_its_value_into_the_reference(
 @pytest.mark.requirement("SR-153")
 def test_service_commands_are_refused_while_current_may_flow(controller: Controller) -> None:
     events = Events(controller)
-    controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     run(controller, 0.2)
     assert controller.snapshot.state is S.CONTACT_CHECK
     controller.submit(CalibrationDrive(1))
@@ -223,7 +226,8 @@ def test_service_commands_are_refused_while_current_may_flow(controller: Control
     sim(controller).meter.connect_reference()
     controller.submit(CalibrationDrive(1))
     run(controller, 0.2)
-    controller.submit(StartTreatment(PROGRAM, "s-2", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "s-2", screening_cleared=True,
+                                     consent_version=CONSENT))
     run(controller, 0.05)
     assert events.last("service_not_now").detail("state") == "calibration"
     end_drive(controller)
@@ -234,7 +238,8 @@ def test_service_commands_are_refused_while_current_may_flow(controller: Control
 
 def refusal_of_start(controller: Controller) -> Reason:
     events = Events(controller)
-    controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True,
+                                     consent_version=CONSENT))
     run(controller, 0.05)
     refusals = [r for _i, r in events.seen if r.code.startswith(("calibration", "salon"))]
     assert refusals, events.codes()
@@ -278,7 +283,8 @@ def test_a_damaged_calibration_file_blocks_treatments_until_a_technician_calibra
         calibrate(controller)
         sim(controller).meter.disconnect_reference()
         assert controller.query("calibration")["blocked"] is None
-        controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True))
+        controller.submit(StartTreatment(PROGRAM, "s-1", screening_cleared=True,
+                                         consent_version=CONSENT))
         run(controller, 0.2)
         assert controller.snapshot.state is S.CONTACT_CHECK
         assert CalibrationStore(tmp_path).load().technician == "tech"

@@ -28,6 +28,7 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.sim.clock import VirtualClock
 from kiosk.records.events import read_events
 from kiosk.records.store import RecordStore, records_path
+from tests.consent_version import CONSENT
 
 S = TreatmentState
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=60)
@@ -61,7 +62,8 @@ def treatment(controller: Controller, session_id: str, flow_s: float = 4.0,
               program: ProgramRequest = PROGRAM) -> None:
     """Start, ramp ``flow_s`` with the output closed, STOP (paused), STOP again (done), end
     the session: K1 closes and opens, the dose rises."""
-    controller.submit(StartTreatment(program, session_id, screening_cleared=True))
+    controller.submit(StartTreatment(program, session_id, screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 10.0, until=lambda s: s.state is S.RAMP_UP)
     assert controller.snapshot.state is S.RAMP_UP and controller.snapshot.output_enabled
     run_with_ui(controller, flow_s)
@@ -115,7 +117,8 @@ def test_the_counters_match_the_boards_relays_the_clock_and_the_dose(
         doses.append(max(0.0, controller.loop.core.snapshot.dose_ma_min))
     positive = ProgramRequest("face", "disincrustation", current_ma=0.5, current_stage_s=60,
                               second_phase=True)  # the other polarity: K2 switches
-    controller.submit(StartTreatment(positive, "c", screening_cleared=True))
+    controller.submit(StartTreatment(positive, "c", screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 10.0, until=lambda s: s.state is S.RAMP_UP)
     run_with_ui(controller, 2.0)
     controller.submit(Stop())
@@ -168,7 +171,7 @@ def test_counters_are_saved_every_interval_and_when_the_output_opens(tmp_path: P
         run_with_ui(built, 1.5)  # the interval is reached
         assert saved(tmp_path).operating_s >= dr.SAVE_INTERVAL_S - 0.02
         saves = record.saves
-        built.submit(StartTreatment(PROGRAM, "x", screening_cleared=True))
+        built.submit(StartTreatment(PROGRAM, "x", screening_cleared=True, consent_version=CONSENT))
         run_with_ui(built, 10.0, until=lambda s: s.state is S.RAMP_UP)
         run_with_ui(built, 3.0)
         assert record.saves == saves  # nothing while the output is closed (under 60 s)

@@ -26,6 +26,7 @@ from kiosk.records.clients import ClientRegistry
 from kiosk.records.events import LogEvent
 from kiosk.records.sessions import ProgramChoice, SessionBook
 from kiosk.records.store import RecordStore, records_path
+from tests.consent_version import CONSENT
 
 PROGRAM = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
 
@@ -122,7 +123,8 @@ def test_a_fault_shows_its_session_and_that_sessions_events(controller: Controll
             electrode_id="roller", target_current_ma=0.6))
     finally:
         store.close()
-    controller.submit(StartTreatment(PROGRAM, "ctl-42", screening_cleared=True))
+    controller.submit(StartTreatment(PROGRAM, "ctl-42", screening_cleared=True,
+                                     consent_version=CONSENT))
     run_with_ui(controller, 3.0)
     controller.inject("contact_loss")
     run_with_ui(controller, 0.5)

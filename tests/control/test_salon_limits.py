@@ -19,6 +19,7 @@ from kiosk.control.commands import (
 )
 from kiosk.control.service import Controller
 from kiosk.control.snapshot import TreatmentState
+from tests.consent_version import CONSENT
 from tests.control.calibration_helpers import run, run_until
 from tests.control.test_calibration import Events, build, refusal_of_start
 
@@ -84,13 +85,14 @@ def test_a_change_is_logged_with_who_and_old_and_new_and_is_in_force_next_cycle(
     assert sl.SalonLimitsStore(tmp_path).load().face_cap_ma == 0.5
     # the face cap: 0.6 mA is now above the cap, named as the area's
     controller.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6),
-                                     "s-1", screening_cleared=True))
+                                     "s-1", screening_cleared=True, consent_version=CONSENT))
     run(controller, 0.05)
     refused = events.last("current_above_cap")
     assert (refused.detail("cap_ma"), refused.detail("limit")) == (0.5, "area")
     # the ramp time: 0.5 mA over 60 s, not 30 s
     controller.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.5,
-                                                    current_stage_s=600), "s-1", True))
+                                                    current_stage_s=600), "s-1", True,
+                                     consent_version=CONSENT))
     run_until(controller, lambda: controller.snapshot.state is S.RAMP_UP, limit_s=5.0)
     started_s = controller.clock.now_s()
     run_until(controller, lambda: controller.snapshot.state is S.HOLD, limit_s=90.0)
@@ -105,7 +107,7 @@ def test_a_change_is_logged_with_who_and_old_and_new_and_is_in_force_next_cycle(
 def test_limits_are_refused_while_a_session_is_open(controller: Controller) -> None:
     events = Events(controller)
     controller.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6),
-                                     "s-1", screening_cleared=True))
+                                     "s-1", screening_cleared=True, consent_version=CONSENT))
     run(controller, 0.05)
     controller.submit(command(face_cap_ma=1.0))
     run(controller, 0.05)

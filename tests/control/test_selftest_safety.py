@@ -28,6 +28,7 @@ from kiosk.control.query_types import QueryRefused
 from kiosk.control.selftest.admission import READ_ONLY_STEPS, STEP_NAMES
 from kiosk.control.snapshot import TreatmentState as S
 from kiosk.control.validation import validate_command
+from tests.consent_version import CONSENT
 from tests.control.selftest_rig import SelfTestRig, make_rig
 from tools.traceability import FigureRecorder
 
@@ -157,7 +158,7 @@ def test_refused_while_a_session_is_open_then_allowed_once_it_ended() -> None:
     rig = make_rig(reference_load=False)
     try:
         program = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
-        rig.submit(StartTreatment(program, "s-1", True))
+        rig.submit(StartTreatment(program, "s-1", True, consent_version=CONSENT))
         for _ in range(30):
             rig.submit(Heartbeat())
             rig.run_for(0.1)
@@ -213,7 +214,7 @@ def test_a_second_run_and_a_treatment_are_refused_while_one_runs(rig: SelfTestRi
     rig.run_for(0.02)
     assert refusal(rig) == "selftest_running"
     program = ProgramRequest("face", "pigmentation", current_ma=0.6, current_stage_s=120)
-    rig.submit(StartTreatment(program, "s-1", True))
+    rig.submit(StartTreatment(program, "s-1", True, consent_version=CONSENT))
     rig.run_for(0.02)
     assert refusal(rig) == "selftest_running"
     assert rig.controller.snapshot.session_id is None

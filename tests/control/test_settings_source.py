@@ -14,6 +14,7 @@ from kiosk.entry.exit_codes import BAD_INPUT
 from kiosk.hal.config import BoardConfig, ConfigError, check_unused, load_board_config, unused_keys
 from kiosk.hal.factory import build_board
 from kiosk.hal.sim.clock import VirtualClock
+from tests.consent_version import CONSENT
 
 
 @pytest.mark.requirement("SR-156")
@@ -70,7 +71,7 @@ def test_hardware_timing_reaches_core_loop_and_hal_from_the_configuration(tmp_pa
         assert built.board.hw_trip.reset_pulse_s == 0.015
         built.run_for(0.3)
         built.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6),
-                                    "s", screening_cleared=True))
+                                    "s", screening_cleared=True, consent_version=CONSENT))
         for _ in range(30):
             built.submit(Heartbeat())
             built.run_for(0.1)

@@ -24,6 +24,7 @@ from kiosk.records.sessions import ProgramChoice
 from kiosk.screens import theme
 from kiosk.screens.service_base import ServiceUser
 from kiosk.screens.service_events import ROWS_PER_PAGE
+from tests.consent_version import CONSENT
 from tests.records.helpers import raw_connection
 from tests.ui.layout_check import layout_problems
 
@@ -135,7 +136,8 @@ def test_a_faults_detail_shows_its_plain_reason_and_its_session(kiosk: Any) -> N
         program_version="1", active="vitamin_c", polarity="negative", electrode_id="roller",
         target_current_ma=0.6))
     k.controller.submit(StartTreatment(ProgramRequest("face", "pigmentation", current_ma=0.6,
-                                                      current_stage_s=120), "ui-42", True))
+                                                      current_stage_s=120), "ui-42", True,
+                                       consent_version=CONSENT))
     k.advance_until(lambda s: s.state is TreatmentState.RAMP_UP, timeout_s=10.0)
     k.advance(2.0)
     app.inject("contact_loss")
