@@ -42,7 +42,7 @@ from kiosk.access.operators import OperatorBook, operators_file
 from kiosk.access.service_access import ServiceAccess, pin_file
 from kiosk.control.commands import Command, EndSession, Heartbeat, Stop, StopReason
 from kiosk.control.limits import SafetyConfig
-from kiosk.control.snapshot import Snapshot, TreatmentState
+from kiosk.control.snapshot import Snapshot, current_may_flow, treatment_may_drive
 from kiosk.records import RecordStore, StorageError
 from kiosk.records.events import LogEvent, stamp
 from kiosk.screens import registry, service_base, theme
@@ -200,10 +200,10 @@ class KioskApp(App):
         self.controller.submit(command)
 
     def current_may_flow(self) -> bool:
-        snapshot = self.snapshot
-        return snapshot.output_enabled or snapshot.state in (
-            TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP, TreatmentState.HOLD,
-            TreatmentState.RAMP_DOWN)
+        return current_may_flow(self.snapshot)
+
+    def treatment_may_drive(self) -> bool:
+        return treatment_may_drive(self.snapshot)
 
     def now_s(self) -> float:
         """The control clock as of the newest snapshot (stage timers run on it)."""

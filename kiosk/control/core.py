@@ -69,9 +69,8 @@ from kiosk.control.salon_limits import SalonLimits
 from kiosk.control.selftest.admission import admit
 from kiosk.control.service_work import ServiceWork
 from kiosk.control.session import Session
-from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
+from kiosk.control.snapshot import CURRENT_MAY_FLOW_STATES, FaultInfo, Snapshot, TreatmentState
 from kiosk.control.state_machine import (
-    CURRENT_MAY_FLOW_STATES,
     CURRENT_STATES,
     Drive,
     StateTracker,

@@ -70,11 +70,11 @@ from kiosk.control.loop_timing import PERIOD_S, DeadlineGrid, LoopStats, LoopTim
 from kiosk.control.reasons import Code, make
 from kiosk.control.selftest.runner import SelfTestRunner
 from kiosk.control.shutdown import ShutdownPath, TripRequest
-from kiosk.control.snapshot import FaultInfo, Snapshot, TreatmentState
+from kiosk.control.snapshot import CURRENT_MAY_FLOW_STATES, FaultInfo, Snapshot, TreatmentState
 from kiosk.control.supervisor import Supervisor, raise_thread_priority
 from kiosk.hal.board import Board
 
-__all__ = ["CURRENT_STATES", "PERIOD_S", "RELAY_SETTLE_S", "ControlLoop", "CycleRecord",
+__all__ = ["PERIOD_S", "RELAY_SETTLE_S", "ControlLoop", "CycleRecord",
            "EventSink", "LoopStats", "LoopTiming", "Notifier", "_log_event", "storage_healthy"]
 
 _log = logging.getLogger(__name__)
@@ -84,9 +84,6 @@ GIL_SWITCH_INTERVAL_S = 0.001
 CONTROL_FIFO_PRIORITY = 50  # below the supervisor's: the watcher must preempt the watched
 STOP_GRACE_S = 3.0  # Stop(SHUTDOWN) reaches zero within 2 s (domain.md 6)
 REFUSAL_LOG_INTERVAL_S = 1.0  # the intake's refusals reach the log at most once a second
-CURRENT_STATES = frozenset({TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP,
-                            TreatmentState.HOLD, TreatmentState.RAMP_DOWN})
-"""States in which the output may be enabled (the contact check drives a test current)."""
 
 
 class Notifier(Protocol):
@@ -238,7 +235,7 @@ class ControlLoop:
         the thread. Virtual clock: runs the cycles for that time itself. Either way the shutdown
         path's steps run at the end (K1 open, DAC zero, boost off, heartbeat parked).
         """
-        if self.snapshot.state in CURRENT_STATES:
+        if self.snapshot.state in CURRENT_MAY_FLOW_STATES:
             self.submit(Stop(StopReason.SHUTDOWN))
             if self.clock.is_virtual:
                 self._run_until_idle(grace_s)
@@ -264,7 +261,7 @@ class ControlLoop:
 
     def _wait_until_idle(self, grace_s: float) -> None:
         deadline_s = self.clock.now_s() + grace_s
-        while self.clock.now_s() < deadline_s and self.snapshot.state in CURRENT_STATES:
+        while self.clock.now_s() < deadline_s and self.snapshot.state in CURRENT_MAY_FLOW_STATES:
             self.submit(Heartbeat())  # the stop is the caller's own; the UI may be gone already
             self.clock.sleep_s(self.timing.period_s)
 
@@ -302,7 +299,7 @@ class ControlLoop:
 
     def _run_until_idle(self, grace_s: float) -> None:
         end_s = self.clock.now_s() + grace_s
-        while self.clock.now_s() < end_s and self.snapshot.state in CURRENT_STATES:
+        while self.clock.now_s() < end_s and self.snapshot.state in CURRENT_MAY_FLOW_STATES:
             self.submit(Heartbeat())  # as in _wait_until_idle
             self.run_for(self.timing.period_s)
 
@@ -414,7 +411,7 @@ class ControlLoop:
 
     def _judge_overrun(self, lateness_s: float) -> None:
         k1_closed = self.io.k1_commanded_closed or self.board.output_relay.is_closed
-        if not k1_closed and self.core.state not in CURRENT_STATES:  # (a self-test step
+        if not k1_closed and self.core.state not in CURRENT_MAY_FLOW_STATES:  # (a self-test step
             return  # may close K1 itself) the board is safe already; counted in the stats only
         if lateness_s > self.timing.fault_lateness_s \
                 or self._overruns_in_row >= self.timing.fault_overruns_in_row:

@@ -24,6 +24,14 @@ class TreatmentState(StrEnum):
     FAULT = "fault"
 
 
+CURRENT_MAY_FLOW_STATES = frozenset({
+    TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP, TreatmentState.HOLD,
+    TreatmentState.RAMP_DOWN})
+"""The one definition of the treatment states in which current may flow (the contact check's
+test current too): K1 may be closed only in these or by a service procedure (calibration,
+self-test) while idle; a session cannot be ended in them."""
+
+
 @dataclass(frozen=True, slots=True)
 class FaultInfo:
     """A latched fault: what, why, and when (control clock seconds)."""
@@ -78,3 +86,14 @@ class Snapshot:
     #                          (storage_fault), a running stage goes on (SR-042)
     resumable: bool = False  # Resume would bring the current back (paused, or after an
     #                          acknowledged fault of a session with time and dose left)
+
+
+def treatment_may_drive(snapshot: Snapshot) -> bool:
+    """A treatment is in a state that may drive current (whatever K1 is doing right now)."""
+    return snapshot.state in CURRENT_MAY_FLOW_STATES
+
+
+def current_may_flow(snapshot: Snapshot) -> bool:
+    """K1 commanded closed (by a treatment or a service procedure), or a treatment state in
+    which the loop may close it."""
+    return snapshot.output_enabled or treatment_may_drive(snapshot)

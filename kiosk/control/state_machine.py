@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from kiosk.control.snapshot import TreatmentState
+from kiosk.control.snapshot import CURRENT_MAY_FLOW_STATES, TreatmentState
 
 S = TreatmentState
 
@@ -64,12 +64,10 @@ ALLOWED_TRANSITIONS: Mapping[TreatmentState, frozenset[TreatmentState]] = Mappin
     S.FAULT: frozenset({S.IDLE}),
 })
 
-CURRENT_STATES = frozenset({S.RAMP_UP, S.HOLD, S.RAMP_DOWN})
-"""States in which the regulated treatment current may flow."""
-
-CURRENT_MAY_FLOW_STATES = frozenset({S.CONTACT_CHECK, *CURRENT_STATES})
-"""States in which any current may flow (the contact check's test current too): a session
-cannot be ended in them, and the dose is reported every 10 s in them."""
+CURRENT_STATES = CURRENT_MAY_FLOW_STATES - {S.CONTACT_CHECK}
+"""States in which the regulated treatment current may flow (``CURRENT_MAY_FLOW_STATES``, from
+``kiosk.control.snapshot``, adds the contact check's test current: a session cannot be ended in
+them, and the dose is reported every 10 s in them)."""
 
 STEPS_OF: Mapping[TreatmentState, frozenset[Step]] = MappingProxyType({
     S.IDLE: frozenset({Step.NONE}),

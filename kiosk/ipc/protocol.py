@@ -20,7 +20,8 @@ import msgspec
 from kiosk.control.commands import Command
 from kiosk.control.query_types import UNKNOWN_QUERY as UNKNOWN_QUERY  # re-exported
 from kiosk.control.query_types import Param as Param  # re-exported
-from kiosk.control.snapshot import Snapshot, TreatmentState
+from kiosk.control.snapshot import Snapshot
+from kiosk.control.snapshot import current_may_flow as current_may_flow  # re-exported (a lost UI)
 
 PROTOCOL_VERSION = 1
 SOCKET_ENV = "KIOSK_CONTROL_SOCKET"
@@ -45,16 +46,6 @@ def _schema_id() -> str:
 
 
 SCHEMA_ID = _schema_id()
-
-
-CURRENT_STATES = frozenset({TreatmentState.CONTACT_CHECK, TreatmentState.RAMP_UP,
-                            TreatmentState.HOLD, TreatmentState.RAMP_DOWN})
-
-
-def current_may_flow(snapshot: Snapshot) -> bool:
-    """K1 commanded closed, or a state in which the loop may close it: a controlling client
-    lost now is a lost UI (the daemon cuts and latches)."""
-    return snapshot.output_enabled or snapshot.state in CURRENT_STATES
 
 
 def socket_path(explicit: str | os.PathLike[str] | None = None) -> str:

@@ -103,7 +103,9 @@ def tick(app: Any) -> None:
     screen = getattr(app, "screen", None)
     if isinstance(screen, ServicePage) and screen.busy():
         access.touched(app.now_s())  # a procedure the technician watches is not idleness
-    if access.tick(mono_now_s=app.now_s(), current_flowing=app.current_may_flow()) is not None:
+    # a treatment that may drive current ends service mode; the calibration or self-test
+    # current that the page itself drives with the treatment idle does not
+    if access.tick(mono_now_s=app.now_s(), current_flowing=app.treatment_may_drive()) is not None:
         app.service_user = None
         if _on_service_screen(app):
             app.nav.reset("home")

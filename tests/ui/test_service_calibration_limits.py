@@ -150,8 +150,8 @@ def test_the_calibration_page_is_closed_to_a_manager(kiosk: Any) -> None:
 
 def test_russian_pages_are_translated(kiosk: Any) -> None:
     k = kiosk
+    k.app.set_language("ru")  # on home, as a technician would before entering service mode
     sign_in(k)
-    k.app.set_language("ru")
     try:
         k.app.nav.go("service_calibration")
         k.frames(2)
