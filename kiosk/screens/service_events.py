@@ -88,6 +88,22 @@ def when_text(wall_s: float) -> str:
     return time.strftime("%d.%m.%Y %H:%M:%S", time.localtime(wall_s))
 
 
+
+ROW_MAX_CHARS = 58
+"""A list row is one line: its text is cut (whole words where it can) to what fits the row at the
+small font in either language; the detail shows all of it."""
+
+
+def one_line(text: str, max_chars: int = ROW_MAX_CHARS) -> str:
+    text = " ".join(text.splitlines()).strip()
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars - 1]
+    space = cut.rfind(" ")
+    if space >= max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" .,;:") + "…"
+
 class SeverityBadge(FitLabel):
     """The severity's word on its colour (high red, medium yellow, information cyan)."""
 
@@ -243,9 +259,9 @@ class ServiceEventsScreen(ServicePage):
                          spacing=6)
         line.add_widget(SeverityBadge(row["severity"], ref=f"event_severity_{index}",
                                       size_hint_x=None, width=140))
-        text = "#{seq}  {when}  {what}".format(
+        text = one_line("#{seq}  {when}  {what}".format(
             seq=row["seq"], when=time.strftime("%d.%m %H:%M", time.localtime(row["wall_s"])),
-            what=plain_reason(row["code"], row["reason"]))
+            what=plain_reason(row["code"], row["reason"])))
         line.add_widget(KButton(text=text, ref=f"event_row_{index}", height=theme.MIN_TOUCH_PX,
                                 font_size=theme.SMALL_PX, halign="left",
                                 on_tap=lambda seq=row["seq"]: self.open_detail(seq)))

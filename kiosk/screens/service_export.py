@@ -98,7 +98,6 @@ class ServiceExportScreen(ServicePage):
             return given  # type: ignore[no-any-return]
         return source_from_environment(sim=self.app.inject is not None)
 
-    @property
     def busy(self) -> bool:
         return self.job is not None and not self.job.done
 
@@ -106,7 +105,7 @@ class ServiceExportScreen(ServicePage):
         return _("Export to USB")
 
     def back_allowed(self) -> bool:
-        return not self.busy
+        return not self.busy()
 
     # -- widgets ----------------------------------------------------------------------------
     def build_content(self) -> None:
@@ -123,11 +122,11 @@ class ServiceExportScreen(ServicePage):
         choice.add_widget(KButton(
             text=_("Without client names"), ref="usb_anonymous",
             kind="neutral" if self.include_personal else "selected",
-            on_tap=lambda: self.choose_personal(False), disabled=self.busy))
+            on_tap=lambda: self.choose_personal(False), disabled=self.busy()))
         choice.add_widget(KButton(
             text=_("With client names and answers"), ref="usb_personal",
             kind="selected" if self.include_personal else "neutral",
-            on_tap=lambda: self.choose_personal(True), disabled=self.busy))
+            on_tap=lambda: self.choose_personal(True), disabled=self.busy()))
         body.add_widget(choice)
         colour = {"done": theme.CONTACT_GOOD, "failed": theme.ALARM_MEDIUM}.get(self.outcome,
                                                                                  theme.TEXT)
@@ -137,10 +136,10 @@ class ServiceExportScreen(ServicePage):
         body.add_widget(Widget(size_hint_y=None, height=2))
         self.add_widget(body)
         refresh = KButton(text=_("Look again"), ref="usb_refresh", on_tap=self.look,
-                          disabled=self.busy, size_hint=(None, None), width=220,
+                          disabled=self.busy(), size_hint=(None, None), width=220,
                           height=theme.PRIMARY_HEIGHT_PX)
         export = self.primary_button(_("Export"), "usb_export", self.export,
-                                     enabled=bool(self.drives) and not self.busy)
+                                     enabled=bool(self.drives) and not self.busy())
         self.add_widget(self.action_bar(refresh, Widget(), primary=export))
 
     def drive_text(self) -> str:
@@ -168,7 +167,7 @@ class ServiceExportScreen(ServicePage):
 
     # -- jobs -------------------------------------------------------------------------------
     def look(self) -> None:
-        if self.busy:
+        if self.busy():
             return
         job = _Job("lookup")
         self.job = job
@@ -185,7 +184,7 @@ class ServiceExportScreen(ServicePage):
         threading.Thread(target=work, name="usb-lookup", daemon=True).start()
 
     def export(self) -> None:
-        if self.busy or not self.drives:
+        if self.busy() or not self.drives:
             return
         store_path = getattr(getattr(self.app.records_view, "store", None), "path", None)
         identity = device_identity(getattr(self.app.controller, "query", None))
