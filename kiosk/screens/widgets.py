@@ -214,7 +214,7 @@ class Panel(BoxLayout):
 
 
 class TitleBar(Panel):
-    """Back at top left, the title, the step's help and the step ("Step 3 of 8") at the right."""
+    """Back at top left, the title, the step ("Step 3 of 8") and the step's help at the right."""
 
     def __init__(self, title: str, *, step: tuple[int, int] | None,
                  on_back: Callable[[], None] | None,
@@ -228,16 +228,16 @@ class TitleBar(Panel):
             self.add_widget(Widget(size_hint_x=None, width=8))
         self.add_widget(FitLabel(text=title, ref="title", max_font_px=theme.HEADING_PX,
                                  bold=True))
-        if on_help is not None:
-            self.add_widget(KButton(text="? " + _("Help"), ref="help", on_tap=on_help,
-                                    size_hint=(None, None), width=120, height=56,
-                                    font_size=theme.SMALL_PX + 2))
         if step is not None:
             self.add_widget(FitLabel(text=_("Step {n} of {total}").format(n=step[0],
                                                                        total=step[1]),
                                      ref="step", size_hint_x=None, width=150,
                                      color=theme.TEXT_DIM, halign="right",
                                      max_font_px=theme.SMALL_PX + 1))
+        if on_help is not None:  # last: a banner over the title and step leaves it reachable
+            self.add_widget(KButton(text="? " + _("Help"), ref="help", on_tap=on_help,
+                                    size_hint=(None, None), width=120, height=56,
+                                    font_size=theme.SMALL_PX + 2))
 
 
 def polarity_symbol(polarity: Polarity) -> str:

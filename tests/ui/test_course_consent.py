@@ -33,8 +33,7 @@ SIGNATURE = Signature(300, 120, (((10, 10), (90, 60), (200, 20)),))
 
 def from_screening_to_current(k: Any) -> None:
     k.answer_all_screening_no()
-    k.answer_cautions_no()
-    k.tap("area_face")
+    k.choose_area("face")
     k.tap("indication_disincrustation")
     if k.screen == "active_choice":
         k.tap("active_0")

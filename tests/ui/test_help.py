@@ -119,7 +119,8 @@ def test_the_help_opens_in_russian_and_closes_with_its_screen(kiosk: Any) -> Non
     assert k.app.find("help_view") is None
     k.tap("help")
     k.app.nav.back()
-    assert k.app.find("help_view") is None and k.screen == "client"
+    # Back from the screening: the consent just given (shown as given, issue 11 item 6)
+    assert k.app.find("help_view") is None and k.screen == "consent"
 
 
 @pytest.mark.requirement("SR-124")
