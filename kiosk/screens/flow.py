@@ -164,6 +164,7 @@ class TreatmentFlow:
     stats: CurrentStats = field(default_factory=CurrentStats)
     events: list[SessionEvent] = field(default_factory=list)
     saved: bool = False
+    save_failed: bool = False  # a save was tried and the store refused it
 
     # -- screening -----------------------------------------------------------------------------
     def answer(self, item_id: str, yes: bool, *, about_area: bool = False) -> None:

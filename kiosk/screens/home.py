@@ -89,8 +89,7 @@ def device_status(app: Any, snapshot: Snapshot) -> tuple[str, str, str]:
         return "service", _("Service needed"), _("The device self-test did not pass. Do not "
                                                   "treat; call service.")
     if not app.records_view.healthy:
-        return "service", _("Service needed"), _("Records cannot be saved, so no treatment can "
-                                                 "start. Call service.")
+        return "service", _("Service needed"), _("Records cannot be saved. Call service.")
     return "ready", _("Ready"), _("The device passed its self-test.")
 
 

@@ -93,15 +93,25 @@ class SummaryScreen(KioskScreen):
                                         else "neutral",
                                         on_tap=lambda s=sensation: self.choose(s)))
             right.add_widget(grid)
-        self.saved_label = FitLabel(text=_("Saved to the client's record.") if flow.saved
-                                    else "", ref="saved", color=theme.CONTACT_GOOD,
-                                    size_hint_y=None, height=60)
-        right.add_widget(self.saved_label)
+        failed = self.save_failed()
+        if not failed:
+            self.saved_label = FitLabel(text=_("Saved to the client's record.") if flow.saved
+                                        else "", ref="saved", color=theme.CONTACT_GOOD,
+                                        size_hint_y=None, height=60)
+            right.add_widget(self.saved_label)
+        else:  # in its place: the panel holds the sensations and this, no more
+            right.add_widget(FitLabel(
+                text=_("The record could not be saved. Write the dose down and call service."),
+                ref="save_failed", color=theme.ALARM_HIGH, bold=True, size_hint_y=None,
+                height=84))
         right.add_widget(Widget())
         body.add_widget(right)
         self.add_widget(body)
         if flow.saved:
             primary = self.primary_button(_("Done"), "done", self.app.finish_treatment)
+        elif failed:  # storage is broken: she is never held on this screen
+            primary = self.primary_button(_("Finish without saving"), "finish_unsaved",
+                                          self.app.finish_treatment)
         else:
             primary = self.primary_button(_("Save and finish"), "save", self.save,
                                           enabled=flow.sensation is not None)
@@ -117,4 +127,9 @@ class SummaryScreen(KioskScreen):
         if flow.sensation in ("tingling", "warm", "burning") and not flow.burning_recorded():
             records.add_sensation(flow, flow.sensation)
         records.close(flow, stop_reason=stop_reason(flow))
+        flow.save_failed = not flow.saved
         self.build()
+
+    def save_failed(self) -> bool:
+        """A save was tried and the store refused it (the banner says why)."""
+        return self.app.flow.save_failed and not self.app.flow.saved

@@ -80,9 +80,8 @@ def _banner_hides_nothing_to_act_on(k: Any) -> None:
     for child in bar.children:
         if getattr(child, "ref", "") not in ("title", "step"):
             assert not _overlap(banner, child), f"the banner covers {child} on {k.screen}"
-    # the banner's own text (the screens' texts are the layout test's; home's status detail
-    # "Records cannot be saved, so no treatment can start. Call service." is clipped by 6 px:
-    # reported to the home screen's owner)
+    # the banner's own text (the screens' texts are the layout test's; home's are checked
+    # where the fault is shown there)
     problems = layout_problems(banner, (Window.width, Window.height))
     assert problems == [], f"{k.screen}: {problems}"
 
@@ -130,14 +129,32 @@ def test_wal_and_shm_deleted_mid_stage_show_the_banner_within_one_poll_on_every_
     _banner_hides_nothing_to_act_on(k)
     k.tap("sensation_tingling")
     k.tap("save")
-    # the record cannot be closed: the summary never says "Saved" (it keeps "Save and finish";
-    # it offers no other way home, which is the summary's to solve: reported), the banner says why
-    assert k.text("saved") == "" and not k.has("done") and _banner_shown(k)
-    k.app.finish_treatment()
+    # the record cannot be closed: the summary never says "Saved", says so in words and lets
+    # her finish (she is never held on the summary), the banner says why
+    assert not k.has("saved") and not k.has("done") and _banner_shown(k)
+    assert "could not be saved" in k.text("save_failed")
+    _banner_hides_nothing_to_act_on(k)
+    for language in ("en", "ru"):
+        k.app.set_language(language)
+        k.frames(2)
+        assert k.has("save_failed") and k.has("finish_unsaved")
+        problems = layout_problems(k.app.screen, (Window.width, Window.height))
+        assert problems == [], f"summary ({language}): {problems}"
+        k.screenshot(f"27_summary_not_saved_{language}")
+    k.app.set_language("en")
+    k.tap("finish_unsaved")
     k.advance(1.0)
     assert k.screen == "home" and _banner_shown(k)
     assert not k.enabled("start_treatment")
     _banner_hides_nothing_to_act_on(k)
+    for language in ("en", "ru"):  # home's own words for the fault fit in both languages
+        k.app.set_language(language)
+        k.frames(2)
+        assert k.text("device_status_detail") != ""
+        problems = layout_problems(k.app.screen, (Window.width, Window.height))
+        assert problems == [], f"home ({language}): {problems}"
+        k.screenshot(f"29_home_storage_fault_{language}")
+    k.app.set_language("en")
     for _ in range(30):  # it stays: the fault is latched until a technician acknowledges
         k.advance(0.2)
     assert _banner_shown(k)
