@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.consent_version import CONSENT
+from kiosk.control.catalogue import load_catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,6 +45,8 @@ from kiosk.control.watchdog import SystemdWatchdog
 from kiosk.hal.config import load_board_config
 from kiosk.hal.factory import build_board
 from kiosk.hal.sim.board import SimBoard
+
+CONSENT = load_catalogue().consent_version  # the packaged catalogue's (a consenting client)
 
 PERIOD_S = 0.010
 # Décolleté ageing: 1.5 mA target at the 0.05 mA/s limit, so the current is high soon; its

@@ -34,7 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.consent_version import CONSENT
+from kiosk.control.catalogue import load_catalogue
+
+CONSENT = load_catalogue().consent_version  # the packaged catalogue's (a consenting client)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
