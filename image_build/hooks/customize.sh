@@ -108,7 +108,7 @@ kiosk_pip install --no-index --no-deps "${built_wheels[@]}"
 kiosk_pip check
 in_root env KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1 KIVY_NO_CONSOLELOG=1 KIVY_HOME=/tmp/kivy-home \
   PYTHONDONTWRITEBYTECODE=1 /opt/kiosk/venv/bin/python -c \
-  'import kivy, gpiozero, lgpio, adafruit_ads1x15, adafruit_mcp4725, sdnotify, msgspec, babel, argon2, kiosk'
+  'import kivy, gpiozero, lgpio, adafruit_ads1x15, adafruit_mcp4725, sdnotify, msgspec, babel, argon2, jeepney, kiosk'
 install -m 0644 "$KIOSK_SRC/systemd/README.md" "$root/opt/kiosk/README.systemd.md"
 
 # --- configuration and records ---------------------------------------------------------------
