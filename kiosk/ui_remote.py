@@ -22,7 +22,8 @@ CONNECT_WAIT_S = 5.0
 def run_remote_ui(args: argparse.Namespace) -> int:
     """The kiosk window as a client. The state folder is the daemon's (it holds the folder's
     lock): the UI opens only the records database in it (``--state-dir``, as given to the
-    daemon; under ``--sim`` without it, a fresh folder of its own)."""
+    daemon; under ``--sim`` without it, a fresh folder of its own). The control layer's dose
+    figures come from the daemon (``session_progress``) whichever database that is."""
     from kiosk.access.provision import provision_for_sim
     from kiosk.cli import configure_kivy
 
@@ -31,13 +32,17 @@ def run_remote_ui(args: argparse.Namespace) -> int:
     from kiosk.control.catalogue import load_catalogue
     from kiosk.entry.state_dir import choose_state_dir
     from kiosk.records import records_path
-    from kiosk.screens.records_view import RecordsView
+    from kiosk.screens.records_view import ControlProgress, RecordsView
 
     remote = RemoteController(getattr(args, "socket", None), name=f"kiosk-ui {os.getpid()}")
     remote.start()
     remote.wait_connected(CONNECT_WAIT_S)
     state_dir = choose_state_dir(args.state_dir, sim=args.sim).path
-    records_view = RecordsView.open(records_path(state_dir))
+    # The dose the control layer logs is in the daemon's records, which need not be these
+    # (SR-180): the day's budget and interrupted sessions ask the daemon (opened after the
+    # wait for the link, so interrupted sessions get their dose at once).
+    records_view = RecordsView.open(records_path(state_dir),
+                                    progress_source=ControlProgress(remote))
     if args.sim:  # the service PIN vault is the UI's, in its state folder
         provision_for_sim(state_dir)
     try:

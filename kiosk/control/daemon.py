@@ -288,6 +288,7 @@ class DaemonPort:
             truth: dict[str, Any] = {
                 "true_current_ma": sim.true_current_ma(), "k1_closed": sim.k1_closed(),
                 "dac_output_v": sim.dac_output_v(), "hw_tripped": sim.hw_tripped(),
+                "true_charge_mc": sim.true_charge_mc(),
                 "now_s": self.controller.clock.now_s()}
             since_s = args.get("since_s")
             if isinstance(since_s, int | float) and not isinstance(since_s, bool):

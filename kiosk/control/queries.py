@@ -39,6 +39,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "kiosk.control.device_record",
     "kiosk.control.selftest.queries",
     "kiosk.control.settings_queries",
+    "kiosk.control.progress_queries",
 )
 """Modules that register query handlers (imported once by :func:`load_handlers`)."""
 

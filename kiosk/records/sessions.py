@@ -10,12 +10,20 @@ A session left open by a power cut or crash is found at the next start
 Its delivered dose is taken from the last durable ``dose_progress`` event the control core
 logged under the session's control id (every 10 s and at every state change, so at most one
 interval is missing); the record says when that dose was recorded (H-16, SR-059).
+
+Those events are written by the control layer into its records. When the UI keeps records of its
+own (the UI as a client of ``kiosk-control`` with another database), the book is given a
+*progress source*: the control layer's figure for a control session id, asked over the socket
+(SR-180). The day's sum then takes each session's largest figure, says "cannot say" (None) when
+a session without a recorded dose cannot be asked, and writes the control layer's figure into an
+interrupted session's record as soon as it has it (:meth:`SessionBook.heal_interrupted`).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -37,6 +45,15 @@ INTERRUPTED_STOP_REASON = "interrupted"  # power loss or crash while the session
 MAX_PROGRESS_DOSE_MA_MIN = 1000.0  # far above any cap: a larger logged figure is junk
 MAX_PROGRESS_PEAK_MA = 10.0  # above the 2.7 mA hardware trip: a larger figure is junk
 _PROGRESS_ROWS_SCANNED = 50  # newest progress events looked at for a valid figure
+MAX_WALL_S = 1e11  # seconds since 1970 (year ~5100): a later "recorded at" is junk
+HEAL_LIMIT = 20  # interrupted sessions without a dose asked about at start-up, newest first
+
+_log = logging.getLogger(__name__)
+
+
+class ProgressUnavailable(Exception):
+    """The control layer cannot say what a session delivered: no link, no answer in time, a
+    refusal, or an answer that is junk. Never a storage fault of the UI's records."""
 
 
 class SessionStatus(StrEnum):
@@ -139,12 +156,20 @@ class SessionRecord:
 
 
 class SessionBook:
-    """The session API for the UI (one instance per UI :class:`RecordStore`)."""
+    """The session API for the UI (one instance per UI :class:`RecordStore`).
+
+    ``progress_source``: when the control layer's ``dose_progress`` events are not in this
+    store (the UI as a client of the daemon), a callable giving the control layer's last
+    durable :class:`Progress` of a control session id, None when it has none, and raising
+    (:class:`ProgressUnavailable`, or anything else) when it cannot say (SR-180).
+    """
 
     def __init__(self, store: RecordStore,
-                 wall_now_s: Callable[[], float] = time.time) -> None:
+                 wall_now_s: Callable[[], float] = time.time, *,
+                 progress_source: ProgressSource | None = None) -> None:
         self._store = store
         self._wall_now_s = wall_now_s
+        self._progress_source = progress_source
 
     def start_session(self, client_id: str, operator: str,
                       control_session_id: str | None = None) -> str:
@@ -320,18 +345,28 @@ class SessionBook:
 
     def delivered_today(self, client_id: str, area: str, day: datetime.date, *,
                         electrode_area_cm2: Mapping[str, float],
-                        exclude_session_id: str | None = None) -> DeliveredToday:
+                        exclude_session_id: str | None = None) -> DeliveredToday | None:
         """SR-053: the dose and charge density this client already had on ``area`` on ``day``
         (a local calendar day, by the session's start), summed over every session of it:
         closed, interrupted and still open ones, except ``exclude_session_id`` (the caller's
         own session: the control core counts that one itself).
 
-        Each session counts with the larger of its recorded dose and its last durable
-        ``dose_progress`` figure (an interrupted session has only the latter; a summary that
-        lost something is not believed over the control core's own log). A session with
-        neither never ran current. Charge density is each session's dose over its electrode's
+        Each session counts with the largest of its recorded dose, its last durable
+        ``dose_progress`` figure in this store and, with a progress source, the control
+        layer's figure (an interrupted session has only the latter two; a summary that lost
+        something is not believed over the control core's own log). A session with none of
+        them never ran current. Charge density is each session's dose over its electrode's
         contact area; an electrode missing from ``electrode_area_cm2`` counts with the smallest
         area given (the highest density it could have had).
+
+        With a progress source (SR-180): every counted session is asked; when the source
+        cannot say (not answering, refused, junk) for a session with neither a recorded dose
+        nor a progress event in this store, the answer is None, "the records cannot say" (the
+        caller counts the day as used up); after the first failure it is not asked again in
+        this call (one timeout at most). An interrupted session the source gave a figure for
+        gets it written into its record here (as :meth:`heal_interrupted` does), so its
+        history shows it and the next count does not need the control layer. Never a storage
+        fault because of the source.
         """
         if area not in AREAS:
             raise ValueError(f"unknown area {area!r}")
@@ -346,13 +381,16 @@ class SessionBook:
         conn = self._store.connection
         rows = conn.execute(
             "SELECT session_id, coalesce(control_session_id, session_id), electrode_id,"
-            " dose_ma_min FROM sessions WHERE client_id = ? AND area = ?"
+            " dose_ma_min, status FROM sessions WHERE client_id = ? AND area = ?"
             " AND started_wall_us >= ? AND started_wall_us < ? ORDER BY started_wall_us",
             (normalise_pseudonymous_id(client_id), area, _us(start.timestamp()),
              _us(end.timestamp()))).fetchall()
+        control = _ControlFigures(self._progress_source)
         dose_total = density_total = 0.0
         counted = 0
-        for session_id, control_id, electrode_id, recorded in rows:
+        cannot_say = False
+        to_heal: list[tuple[str, Progress]] = []
+        for session_id, control_id, electrode_id, recorded, status in rows:
             if session_id == exclude_session_id:
                 continue
             progress = last_progress(conn, control_id)
@@ -360,10 +398,60 @@ class SessionBook:
                        0.0 if progress is None else progress.dose_ma_min)
             if recorded is not None and _figure(recorded, MAX_PROGRESS_DOSE_MA_MIN) is None:
                 dose = max(dose, MAX_PROGRESS_DOSE_MA_MIN)  # a junk figure blocks, never frees
+            if control.has_source:
+                answered, figure = control.ask(control_id)
+                if not answered and recorded is None and progress is None:
+                    cannot_say = True
+                if figure is not None:
+                    dose = max(dose, figure.dose_ma_min)
+                    if status == SessionStatus.INTERRUPTED:
+                        to_heal.append((session_id, figure))
             dose_total += dose
             density_total += dose / areas.get(str(electrode_id), smallest_cm2)
             counted += 1
+        if to_heal:
+            self._heal(to_heal)
+        if cannot_say:
+            return None
         return DeliveredToday(round(dose_total, 6), round(density_total, 6), counted)
+
+    def heal_interrupted(self, limit: int = HEAL_LIMIT) -> int:
+        """Write the control layer's last durable dose into interrupted sessions that have none
+        (SR-180): the newest ``limit`` of them, until the progress source first fails. Returns
+        how many records got a dose. The UI calls it once the link is up after start-up (and
+        :meth:`delivered_today` heals the sessions it counts); without a source it does
+        nothing. A session the control layer knows no progress of stays without a dose
+        (unknown, never zero: SR-059)."""
+        if self._progress_source is None:
+            return 0
+        rows = self._store.connection.execute(
+            "SELECT session_id, coalesce(control_session_id, session_id) FROM sessions"
+            " WHERE status = 'interrupted' AND dose_ma_min IS NULL"
+            " ORDER BY started_wall_us DESC, rowid DESC LIMIT ?", (max(0, limit),)).fetchall()
+        control = _ControlFigures(self._progress_source)
+        to_heal: list[tuple[str, Progress]] = []
+        for session_id, control_id in rows:
+            answered, figure = control.ask(control_id)
+            if not answered:
+                break
+            if figure is not None:
+                to_heal.append((session_id, figure))
+        return self._heal(to_heal)
+
+    def _heal(self, figures: Sequence[tuple[str, Progress]]) -> int:
+        """Raise each interrupted session's dose to the control layer's figure (never lower)."""
+        healed = 0
+        with self._store.transaction() as conn:
+            for session_id, progress in figures:
+                healed += conn.execute(
+                    "UPDATE sessions SET dose_ma_min = ?, dose_recorded_wall_us = ?,"
+                    " current_stage_s = coalesce(current_stage_s, ?),"
+                    " peak_current_ma = coalesce(peak_current_ma, ?)"
+                    " WHERE session_id = ? AND status = 'interrupted'"
+                    " AND (dose_ma_min IS NULL OR dose_ma_min < ?)",
+                    (progress.dose_ma_min, progress.wall_us, progress.elapsed_s,
+                     progress.peak_ma, session_id, progress.dose_ma_min)).rowcount
+        return healed
 
     def _open_session(self, conn: sqlite3.Connection, session_id: str) -> dict[str, Any]:
         row = _fetch_row(conn, "SELECT * FROM sessions WHERE session_id = ?", (session_id,))
@@ -392,6 +480,78 @@ class Progress:
     dose_ma_min: float
     elapsed_s: float | None
     peak_ma: float | None
+
+
+ProgressSource = Callable[[str], "Progress | None"]
+"""The control layer's last durable progress of a control session id (None: it has none);
+raises when it cannot say (:class:`ProgressUnavailable`)."""
+
+
+class _ControlFigures:
+    """One pass of questions to a progress source: after its first failure it is not asked
+    again (a source that timed out once would time out for every session)."""
+
+    def __init__(self, source: ProgressSource | None) -> None:
+        self._source = source
+        self.has_source = source is not None
+        self._down = source is None
+
+    def ask(self, control_session_id: str) -> tuple[bool, Progress | None]:
+        """(answered, figure): figure None with answered True means "no progress there"."""
+        if self._down or self._source is None:
+            return False, None
+        try:
+            got = self._source(control_session_id)
+        except Exception as error:  # junk from outside is "cannot say", never a crash
+            self._down = True
+            _log.warning("the control layer cannot say the dose of session %s: %s",
+                         control_session_id[:64], error)
+            return False, None
+        if got is None:
+            return True, None
+        if not _believable(got):
+            self._down = True
+            _log.warning("the control layer's dose of session %s is junk: %r",
+                         control_session_id[:64], got)
+            return False, None
+        return True, got
+
+
+def _believable(progress: object) -> bool:
+    return (isinstance(progress, Progress)
+            and _figure(progress.dose_ma_min, MAX_PROGRESS_DOSE_MA_MIN) is not None
+            and type(progress.wall_us) is int and 0 <= progress.wall_us <= _us(MAX_WALL_S)
+            and (progress.elapsed_s is None or _figure(progress.elapsed_s, 24 * 3600.0)
+                 is not None)
+            and (progress.peak_ma is None or _figure(progress.peak_ma, MAX_PROGRESS_PEAK_MA)
+                 is not None))
+
+
+def progress_from_answer(data: Any, control_session_id: str) -> Progress | None:
+    """The control layer's ``session_progress`` answer as a :class:`Progress` (None: it has no
+    progress of that session); :class:`ProgressUnavailable` for anything else: an answer about
+    another session, a dose that is not a finite number in [0, 1000] mA·min, a time or
+    sequence number that is not one, a missing key."""
+    if not isinstance(data, Mapping) or "progress" not in data:
+        raise ProgressUnavailable("the answer carries no progress")
+    if data.get("session_id") != control_session_id:
+        raise ProgressUnavailable("the answer is about another session")
+    figure = data["progress"]
+    if figure is None:
+        return None
+    if not isinstance(figure, Mapping):
+        raise ProgressUnavailable("the progress is not a set of figures")
+    dose = _figure(figure.get("dose_ma_min"), MAX_PROGRESS_DOSE_MA_MIN)
+    wall_s = _figure(figure.get("wall_s"), MAX_WALL_S)
+    seq = figure.get("seq")
+    if dose is None:
+        raise ProgressUnavailable(f"dose_ma_min {figure.get('dose_ma_min')!r} is not a dose")
+    if wall_s is None:
+        raise ProgressUnavailable(f"wall_s {figure.get('wall_s')!r} is not a time")
+    if type(seq) is not int or seq < 1:
+        raise ProgressUnavailable(f"seq {seq!r} is not an event number")
+    return Progress(seq, _us(wall_s), dose, _figure(figure.get("elapsed_s"), 24 * 3600.0),
+                    _figure(figure.get("peak_ma"), MAX_PROGRESS_PEAK_MA))
 
 
 def last_progress(conn: sqlite3.Connection, control_session_id: str) -> Progress | None:

@@ -8,6 +8,11 @@ but no new treatment starts until service has looked at it.
 
 Runs on the UI thread with the UI's own :class:`~kiosk.records.store.RecordStore` (SQLite's
 one-connection-per-thread rule); each call is one short transaction.
+
+When the UI is a client of the control daemon, the dose the control layer logged for a session
+(``dose_progress``) is in the daemon's records, not necessarily in these: :class:`ControlProgress`
+asks the daemon for it (the ``session_progress`` query), so the day's dose budget and an
+interrupted session's dose do not depend on where the records live (SR-180).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.control.query_types import QueryRefused
 from kiosk.records import (
     ChainReport,
     ClientRecord,
@@ -34,7 +40,39 @@ from kiosk.records.consents import ConsentBook, ConsentRecord, Signature
 from kiosk.records.course import Course, Plan, courses
 from kiosk.records.errors import RecordNotFoundError, SessionStateError
 from kiosk.records.events import last_events
+from kiosk.records.sessions import (
+    Progress,
+    ProgressSource,
+    ProgressUnavailable,
+    progress_from_answer,
+)
 from kiosk.screens.flow import TreatmentFlow
+
+PROGRESS_QUERY = "session_progress"
+PROGRESS_QUERY_TIMEOUT_S = 0.5
+"""At most this long for one session's figure (the UI thread waits; one timeout per count)."""
+
+
+class ControlProgress:
+    """The control layer's last durable dose of a control session, asked by its service query
+    ``session_progress`` (:mod:`kiosk.control.progress_queries`): a progress source for
+    :class:`~kiosk.records.sessions.SessionBook`. A refusal, no link or no answer within
+    ``timeout_s`` (None: the controller's own wait, the in-process one has none) and an answer
+    that is junk all raise :class:`ProgressUnavailable`: the records then "cannot say"."""
+
+    def __init__(self, controller: Any,
+                 timeout_s: float | None = PROGRESS_QUERY_TIMEOUT_S) -> None:
+        self.controller = controller
+        self.timeout_s = timeout_s
+
+    def __call__(self, control_session_id: str) -> Progress | None:
+        wait: dict[str, Any] = {} if self.timeout_s is None else {"timeout_s": self.timeout_s}
+        try:
+            answer = self.controller.query(PROGRESS_QUERY, session_id=control_session_id,
+                                           **wait)
+        except QueryRefused as refusal:
+            raise ProgressUnavailable(f"{refusal.code}: {refusal.text}") from refusal
+        return progress_from_answer(answer, control_session_id)
 
 
 @dataclass(frozen=True)
@@ -46,25 +84,36 @@ class RecordsView:
     """Clients, sessions and the event log as the screens use them; never raises StorageError."""
 
     def __init__(self, store: RecordStore, *, writer: Any = None,
-                 operator: str = "salon") -> None:
+                 operator: str = "salon", progress_source: ProgressSource | None = None) -> None:
+        """``progress_source``: the control layer's dose figures when its progress events are
+        not in ``store`` (the UI as a client: :class:`ControlProgress`). Sessions left open are
+        marked interrupted, and those without a dose get the source's figure at once (the UI
+        opens its records once the link is up, ``kiosk/ui_remote.py``); later, when
+        :meth:`delivered_today` counts them."""
         self.store = store
         self.writer = writer  # the control side's RecordWriter (its health counts too)
         self.operator = operator
         self.clients = ClientRegistry(store)
-        self.sessions = SessionBook(store)
+        self.sessions = SessionBook(store, progress_source=progress_source)
         self.consents = ConsentBook(store)
         self.problem: StorageProblem | None = None
         self.interrupted_at_start = self._guard(self.sessions.mark_interrupted) or 0
+        self.heal_interrupted()
 
     @classmethod
-    def open(cls, path: Any, *, writer: Any = None, operator: str = "salon") -> RecordsView:
+    def open(cls, path: Any, *, writer: Any = None, operator: str = "salon",
+             progress_source: ProgressSource | None = None) -> RecordsView:
         """Open the records at ``path``; a storage error gives a view that says so (the home
         screen shows "service needed" and no treatment starts) instead of a crash at boot."""
         try:
             store = RecordStore.open(path)
         except StorageError as error:
             return _UnavailableRecords(str(error))  # type: ignore[return-value]
-        return cls(store, writer=writer, operator=operator)
+        return cls(store, writer=writer, operator=operator, progress_source=progress_source)
+
+    def heal_interrupted(self) -> int:
+        """Interrupted sessions without a dose get the control layer's figure (SR-180)."""
+        return self._guard(self.sessions.heal_interrupted) or 0
 
     def close_store(self) -> None:
         self.store.close()
@@ -198,7 +247,9 @@ class RecordsView:
     def delivered_today(self, flow: TreatmentFlow, catalogue: Any,
                         day: datetime.date | None = None) -> tuple[float, float] | None:
         """SR-053: (dose mA·min, charge density mA·min/cm²) this flow's client already had on
-        its area today, the flow's own session left out; None when the records cannot say."""
+        its area today, the flow's own session left out; None when the records cannot say (a
+        storage fault, or a session whose dose only the control layer knows while it does not
+        answer: SR-180; the latter is not a storage fault)."""
         if flow.client_id is None or flow.area is None:
             return None
         areas = {electrode.id: electrode.contact_area_cm2 for electrode in catalogue.electrodes}
