@@ -88,7 +88,6 @@ def when_text(wall_s: float) -> str:
     return time.strftime("%d.%m.%Y %H:%M:%S", time.localtime(wall_s))
 
 
-
 ROW_MAX_CHARS = 58
 """A list row is one line: its text is cut (whole words where it can) to what fits the row at the
 small font in either language; the detail shows all of it."""
@@ -103,6 +102,7 @@ def one_line(text: str, max_chars: int = ROW_MAX_CHARS) -> str:
     if space >= max_chars // 2:
         cut = cut[:space]
     return cut.rstrip(" .,;:") + "…"
+
 
 class SeverityBadge(FitLabel):
     """The severity's word on its colour (high red, medium yellow, information cyan)."""
